@@ -1,1 +1,38 @@
-//! Placeholder: filled in by a later issue.
+//! # einfo-tensor
+//!
+//! Layers for the InfoGAN family on any candle device, fast on CPU: convolution and
+//! transposed convolution as GEMMs with `im2col` / `col2im` custom ops (each the other's
+//! backward), linear layers with `(in, out)` weights, BatchNorm with PyTorch semantics,
+//! a leaky ReLU with a fused backward, and batched seeded augmentations.
+//!
+//! Feature maps are NHWC, `(B, H, W, C)`: a layer's activations are then a
+//! `(B·H·W, C)` row matrix and every layer is one GEMM without transposes.
+//!
+//! ```
+//! use candle_core::{DType, Device, Module, Tensor};
+//! use candle_nn::{VarBuilder, VarMap};
+//! use einfo_tensor::{Conv2d, ConvSpec};
+//! # fn main() -> candle_core::Result<()> {
+//! let vm = VarMap::new();
+//! let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+//! let conv = Conv2d::new(vb.pp("conv"), 1, 64, ConvSpec { k: 4, stride: 2, pad: 1 })?;
+//! let x = Tensor::randn(0f32, 1., (8, 28, 28, 1), &Device::Cpu)?;
+//! assert_eq!(conv.forward(&x)?.dims(), &[8, 14, 14, 64]);
+//! # Ok(()) }
+//! ```
+
+pub mod activation;
+pub mod augment;
+pub mod batch_norm;
+pub mod conv;
+pub mod geom;
+pub mod im2col;
+pub mod init;
+pub mod linear;
+
+pub use activation::leaky_relu;
+pub use augment::{warp, AffineParams, AugmentConfig, Augmenter};
+pub use batch_norm::{is_buffer, BatchNorm};
+pub use conv::{conv2d_reference, conv_transpose2d_reference, Conv2d, ConvTranspose2d};
+pub use geom::{ConvGeom, ConvSpec};
+pub use linear::Linear;
