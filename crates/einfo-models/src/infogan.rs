@@ -5,9 +5,9 @@
 //! FE learns only from the discriminator loss (the authors' code behaves so), even though
 //! Q's loss back-propagates into it.
 
-use candle_core::{DType, Device, Result, Tensor, Var};
-use candle_nn::{Init, VarBuilder, VarMap};
-use einfo_tensor::is_buffer;
+use candle_core::{Device, Result, Tensor, Var};
+use candle_nn::{Init, VarMap};
+use einfo_tensor::{is_buffer, seeded_var_builder};
 
 use crate::config::NetConfig;
 use crate::generator::Generator;
@@ -56,10 +56,11 @@ pub struct InfoGan {
 }
 
 impl InfoGan {
-    pub fn new(cfg: &NetConfig, device: &Device) -> Result<Self> {
+    /// All networks, initialised from `seed` (same seed, same weights, on every machine).
+    pub fn new(cfg: &NetConfig, device: &Device, seed: u64) -> Result<Self> {
         let (d_vars, g_vars) = (VarMap::new(), VarMap::new());
-        let vd = VarBuilder::from_varmap(&d_vars, DType::F32, device);
-        let vg = VarBuilder::from_varmap(&g_vars, DType::F32, device);
+        let vd = seeded_var_builder(&d_vars, seed, device);
+        let vg = seeded_var_builder(&g_vars, seed, device);
         Ok(InfoGan {
             cfg: cfg.clone(),
             g: Generator::new(vg.pp("g"), cfg)?,

@@ -16,7 +16,7 @@ fn cpu() -> Device {
 #[test]
 fn infogan_shapes_and_parameter_counts() -> Result<()> {
     let cfg = NetConfig::default();
-    let m = InfoGan::new(&cfg, &cpu())?;
+    let m = InfoGan::new(&cfg, &cpu(), 0)?;
     let z = Tensor::randn(0f32, 1., (B, 62), &cpu())?;
     let c = Tensor::zeros((B, 10), DType::F32, &cpu())?;
     let x = m.g.forward_t(&z, &c, true)?;
@@ -44,11 +44,11 @@ fn infogan_shapes_and_parameter_counts() -> Result<()> {
 
     // Other sizes from the config: 32×32 RGB, 5 codes, 16-d noise.
     let cfg32 = NetConfig { image_size: 32, channels: 3, num_codes: 5, noise_dim: 16 };
-    let m32 = InfoGan::new(&cfg32, &cpu())?;
+    let m32 = InfoGan::new(&cfg32, &cpu(), 0)?;
     let x32 = m32.g.forward_t(&Tensor::zeros((4, 16), DType::F32, &cpu())?, &Tensor::zeros((4, 5), DType::F32, &cpu())?, true)?;
     assert_eq!(x32.dims(), &[4, 32, 32, 3]);
     assert_eq!(m32.q.forward_t(&m32.fe.forward_t(&x32, true)?, true)?.logits.dims(), &[4, 5]);
-    assert!(InfoGan::new(&NetConfig { image_size: 30, ..NetConfig::default() }, &cpu()).is_err());
+    assert!(InfoGan::new(&NetConfig { image_size: 30, ..NetConfig::default() }, &cpu(), 0).is_err());
     // Wrong inputs are errors.
     assert!(m.g.forward_t(&z, &Tensor::zeros((B, 9), DType::F32, &cpu())?, true).is_err());
     assert!(m.fe.forward_t(&Tensor::zeros((2, 1, 28, 28), DType::F32, &cpu())?, true).is_err(), "NCHW is rejected");
@@ -57,7 +57,7 @@ fn infogan_shapes_and_parameter_counts() -> Result<()> {
 
 #[test]
 fn parameter_groups_are_disjoint_and_cover_every_trainable_variable() -> Result<()> {
-    let m = InfoGan::new(&NetConfig::default(), &cpu())?;
+    let m = InfoGan::new(&NetConfig::default(), &cpu(), 0)?;
     let d_ids: HashSet<_> = named_trainable(&m.d_vars).iter().map(|(_, v)| v.as_tensor().id()).collect();
     let g_ids: HashSet<_> = named_trainable(&m.g_vars).iter().map(|(_, v)| v.as_tensor().id()).collect();
     assert!(d_ids.is_disjoint(&g_ids));
@@ -90,8 +90,23 @@ fn parameter_groups_are_disjoint_and_cover_every_trainable_variable() -> Result<
 }
 
 #[test]
+fn initialisation_is_seeded() -> Result<()> {
+    let a = InfoGan::new(&NetConfig::default(), &cpu(), 7)?;
+    let b = InfoGan::new(&NetConfig::default(), &cpu(), 7)?;
+    let c = InfoGan::new(&NetConfig::default(), &cpu(), 8)?;
+    let w = |m: &InfoGan| named_trainable(&m.g_vars).into_iter().find(|(n, _)| n == "g.fc1.weight").unwrap().1;
+    let (wa, wb, wc) = (w(&a), w(&b), w(&c));
+    assert_eq!(wa.as_tensor().flatten_all()?.to_vec1::<f32>()?, wb.as_tensor().flatten_all()?.to_vec1::<f32>()?);
+    assert_ne!(wa.as_tensor().flatten_all()?.to_vec1::<f32>()?, wc.as_tensor().flatten_all()?.to_vec1::<f32>()?);
+    // N(0, 0.02²): the sample std of 73,728 weights is within 2% of 0.02.
+    let std = wa.as_tensor().sqr()?.mean_all()?.sqrt()?.to_scalar::<f32>()?;
+    assert!((std - 0.02).abs() < 0.0004, "{std}");
+    Ok(())
+}
+
+#[test]
 fn batch_norm_eval_mode_uses_running_statistics() -> Result<()> {
-    let m = InfoGan::new(&NetConfig::default(), &cpu())?;
+    let m = InfoGan::new(&NetConfig::default(), &cpu(), 0)?;
     let z = Tensor::randn(0f32, 1., (B, 62), &cpu())?;
     let c = Tensor::zeros((B, 10), DType::F32, &cpu())?;
     let a = m.g.forward_t(&z, &c, false)?;

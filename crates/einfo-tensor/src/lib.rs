@@ -35,4 +35,5 @@ pub use augment::{warp, AffineParams, AugmentConfig, Augmenter};
 pub use batch_norm::{is_buffer, BatchNorm};
 pub use conv::{conv2d_reference, conv_transpose2d_reference, Conv2d, ConvTranspose2d};
 pub use geom::{ConvGeom, ConvSpec};
+pub use init::{seeded_var_builder, SeededVarMap};
 pub use linear::Linear;
