@@ -11,7 +11,7 @@ use candle_core::{bail, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::geom::{ConvGeom, ConvSpec};
-use crate::im2col::{col2im, im2col};
+use crate::im2col::im2col;
 use crate::init::{weight_init, ZERO};
 
 fn nhwc(x: &Tensor, c: usize, what: &str) -> Result<(usize, usize, usize)> {
@@ -49,7 +49,7 @@ impl Module for Conv2d {
             return conv2d_reference(x, &self.weight, &self.bias, self.spec);
         }
         let g = self.spec.geom(b, h, w, self.cin)?;
-        let y = im2col(x, g)?.matmul(&self.weight)?.broadcast_add(&self.bias)?;
+        let y = crate::fast::linear(&im2col(x, g)?, &self.weight, Some(&self.bias))?;
         y.reshape((b, g.ho, g.wo, self.cout))
     }
 }
@@ -92,8 +92,8 @@ impl Module for ConvTranspose2d {
             return conv_transpose2d_reference(x, &self.weight, &self.bias, self.spec);
         }
         let g = self.adjoint_geom(b, h, w)?;
-        let cols = x.reshape((b * h * w, self.cin))?.matmul(&self.weight)?;
-        col2im(&cols, g)?.broadcast_add(&self.bias)
+        let cols = crate::fast::linear(&x.reshape((b * h * w, self.cin))?, &self.weight, None)?;
+        crate::fast::col2im_bias(&cols, &self.bias, g)
     }
 }
 

@@ -25,6 +25,8 @@ pub mod activation;
 pub mod augment;
 pub mod batch_norm;
 pub mod conv;
+pub mod fast;
+pub mod gemm;
 pub mod geom;
 pub mod im2col;
 pub mod init;

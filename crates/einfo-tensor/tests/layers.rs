@@ -150,9 +150,23 @@ fn linear_matches_a_plain_matmul_and_rejects_bad_shapes() -> Result<()> {
     let l = Linear::new(vb(&vm, DType::F32), 5, 3)?;
     assert_eq!(l.weight.dims(), &[5, 3]);
     let x = Tensor::randn(0f32, 1., (4, 5), &CPU)?;
-    let y = l.forward(&x)?;
-    let want = x.matmul(&l.weight)?;
+    let bias = Var::from_tensor(&Tensor::randn(0f32, 1., 3, &CPU)?)?;
+    let l = Linear { bias: Some(bias.as_tensor().clone()), ..l };
+    let x = Var::from_tensor(&x)?;
+    let y = l.forward(x.as_tensor())?;
+    let want = x.as_tensor().matmul(&l.weight)?.broadcast_add(bias.as_tensor())?;
     assert!(rel_err(&y, &want) < 1e-6);
+    let r = Tensor::randn(0f32, 1., (4, 3), &CPU)?;
+    let (g, g_ref) = (probe_loss(&y, &r)?.backward()?, probe_loss(&want, &r)?.backward()?);
+    for t in [x.as_tensor(), &l.weight, bias.as_tensor()] {
+        assert!(rel_err(g.get(t).unwrap(), g_ref.get(t).unwrap()) < 1e-5);
+    }
+    // f64 finite differences through the fused op.
+    let xv = Var::from_tensor(&Tensor::randn(0f64, 1., (3, 5), &CPU)?)?;
+    let wv = Var::from_tensor(&Tensor::randn(0f64, 1., (5, 2), &CPU)?)?;
+    let bv = Var::from_tensor(&Tensor::randn(0f64, 1., 2, &CPU)?)?;
+    let rr = Tensor::randn(0f64, 1., (3, 2), &CPU)?;
+    check_finite_differences(|a| (Linear { weight: a[1].clone(), bias: Some(a[2].clone()) }.forward(&a[0])?.sqr()? * &rr)?.sum_all(), &[xv, wv, bv])?;
     assert!(l.forward(&Tensor::zeros((4, 6), DType::F32, &CPU)?).is_err());
     Ok(())
 }

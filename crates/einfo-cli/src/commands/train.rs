@@ -1,31 +1,198 @@
-//! `einfo train`: for now, prepares the data of the default run (split 1 of MNIST).
-//! Training itself lands with the training issue.
+//! `einfo train`, `einfo resume`, `einfo sample`, `einfo bench step`: thin wrappers over
+//! `einfo-train`.
 
-use anyhow::Result;
-use clap::Args;
-use einfo_data::{DataOptions, Dataset, DatasetKind, Part, Split};
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use einfo_data::DataOptions;
+use einfo_train::{presets, run, Config, RunOptions, RunSummary};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Predefined MNIST split (1..=50).
-    #[arg(long, default_value_t = 1)]
-    split: usize,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Preset name (uniform, ground-truth, ground-truth-trans, gumbel, gumbel-trans,
+    /// elastic, jointvae, elastic-ntxent) or a TOML config file.
+    #[arg(long, default_value = "elastic")]
+    pub preset: String,
+    /// MNIST split (1..=50).
+    #[arg(long)]
+    pub split: Option<usize>,
+    /// Training seed (weights, batch order, noise, transforms).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Epochs (default: the preset's).
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Stop after this many steps in total.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Device: cpu, cuda, cuda:N, metal.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Run directory (default: runs/<preset>-split<k>-seed<s>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing run directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Override any config field, e.g. --set losses.ent_weight=0.05 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The resolved config: preset, then flags, then --set.
+    pub fn config(&self) -> Result<Config> {
+        let mut sets = Vec::new();
+        if let Some(v) = self.split {
+            sets.push(format!("data.split={v}"));
+        }
+        if let Some(v) = self.seed {
+            sets.push(format!("train.seed={v}"));
+        }
+        if let Some(v) = self.epochs {
+            sets.push(format!("train.epochs={v}"));
+        }
+        if let Some(v) = self.max_steps {
+            sets.push(format!("train.max_steps={v}"));
+        }
+        if let Some(v) = &self.device {
+            sets.push(format!("train.device=\"{v}\""));
+        }
+        sets.extend(self.sets.iter().cloned());
+        Ok(presets::load(&self.preset)?.with_overrides(&sets)?)
+    }
+}
+
+fn report(s: &RunSummary) {
+    let state = if s.interrupted { "interrupted" } else { "done" };
+    println!("{state}: {} steps, {:.0} images/s", s.steps, s.images_per_s);
+    println!("prior:      {}", s.prior.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>().join(" "));
+    println!("grid:       {}", s.grid.display());
+    println!("log:        {}", s.log.display());
+    println!("checkpoint: {}", s.checkpoint.display());
+    if s.interrupted {
+        println!("continue with: einfo resume {}", s.run_dir.display());
+    }
 }
 
 pub fn run(args: TrainArgs, opts: DataOptions) -> Result<()> {
-    einfo_data::mnist_split(args.split)?;
-    let data = Dataset::load(DatasetKind::Mnist, Part::All, &opts)?;
-    let split = Split::mnist(&data, args.split, args.seed)?;
-    println!(
-        "data ready: {} ({} images, seed {}, indices sha256 {})",
-        split.name,
-        split.len(),
-        split.seed,
-        &split.indices_hash()[..16]
-    );
-    println!("training is not implemented yet in this version of einfo: only the data preparation ran");
+    let cfg = args.config()?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let split = cfg.data.counts.as_ref().map_or(format!("split{}", cfg.data.split), |_| "custom".into());
+        PathBuf::from(format!("runs/{}-{split}-seed{}", cfg.method, cfg.train.seed))
+    });
+    eprintln!("einfo: training {} on {} split {} (seed {}) for {} epoch(s) into {}", cfg.method, cfg.data.dataset, cfg.data.split, cfg.train.seed, cfg.train.epochs, out.display());
+    let s = run::train(&cfg, &out, &RunOptions { data: opts, progress: !args.quiet, force: args.force })?;
+    report(&s);
     Ok(())
+}
+
+#[derive(Args)]
+pub struct ResumeArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Raise the budget to this many epochs.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Raise the budget to this many steps in total.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Override config fields (saved into the run's config.toml).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn resume(args: ResumeArgs, opts: DataOptions) -> Result<()> {
+    let mut sets = args.sets.clone();
+    if let Some(v) = args.epochs {
+        sets.push(format!("train.epochs={v}"));
+    }
+    if let Some(v) = args.max_steps {
+        sets.push(format!("train.max_steps={v}"));
+    }
+    let s = run::resume(&args.run_dir, &sets, &RunOptions { data: opts, progress: !args.quiet, force: false })?;
+    report(&s);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SampleArgs {
+    /// The run directory (its newest checkpoint is used).
+    pub run_dir: PathBuf,
+    /// Only this code (one row).
+    #[arg(long)]
+    pub code: Option<u32>,
+    /// Columns (noise vectors).
+    #[arg(long, default_value_t = 10)]
+    pub columns: usize,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output PNG (default: <run>/sample-<code|all>-seed<seed>.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn sample(args: SampleArgs) -> Result<()> {
+    let cfg = run::read_config(&args.run_dir)?;
+    let Some((_, ckpt)) = einfo_train::checkpoint::latest(&args.run_dir)? else {
+        bail!("{} has no checkpoint yet: train or resume it first", args.run_dir.display());
+    };
+    let device = run::device_for(&cfg.train.device)?;
+    let k = cfg.net.num_codes;
+    let mut method = run::build_method(&cfg, &vec![1.0 / k as f64; k], &device)?;
+    let st = einfo_train::checkpoint::load_state(&ckpt)?;
+    method.load(&ckpt, &st.optimiser_steps)?;
+    if let Some(c) = args.code {
+        if c as usize >= method.num_codes() {
+            bail!("--code {c} is out of range: the model has codes 0..{}", method.num_codes() - 1);
+        }
+    }
+    if args.columns == 0 {
+        bail!("--columns must be at least 1");
+    }
+    let z = einfo_train::noise::NoiseSource::new(args.seed, einfo_train::samples::GRID_STREAM).normal(args.columns, method.noise_dim(), &device)?;
+    let name = args.code.map_or("all".to_string(), |c| c.to_string());
+    let out = args.out.unwrap_or_else(|| args.run_dir.join(format!("sample-{name}-seed{}.png", args.seed)));
+    einfo_train::samples::write_grid(method.as_ref(), &z, args.code, &out)?;
+    println!("{} (step {}): {}", args.run_dir.display(), st.step, out.display());
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Training-step throughput of a preset (random data, batch from the config).
+    Step {
+        #[arg(long, default_value = "elastic")]
+        preset: String,
+        /// Timed steps (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Override config fields.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+}
+
+pub fn bench(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Step { preset, steps, warmup, sets } => {
+            let cfg = presets::load(&preset)?.with_overrides(&sets)?;
+            let r = einfo_train::bench::bench_step(&cfg, warmup, steps)?;
+            let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+            println!(
+                "RESULT einfo preset={preset} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
+                cfg.train.batch_size, r.median_step_s, r.images_per_s
+            );
+            Ok(())
+        }
+    }
 }

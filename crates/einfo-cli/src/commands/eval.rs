@@ -1,0 +1,71 @@
+//! `einfo classifier …` and `einfo eval`: thin wrappers over `einfo-train`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Subcommand;
+use einfo_data::{DataOptions, Dataset, DatasetKind, Part};
+use einfo_train::classifier::{accuracy, committed_path, train_classifier, Classifier};
+use einfo_train::eval::{evaluate, EvalOptions};
+
+#[derive(Subcommand)]
+pub enum ClassifierCommand {
+    /// Train the LeNet evaluation classifier on the 60k training images.
+    Train {
+        /// mnist or fashion-mnist.
+        #[arg(long, default_value = "mnist")]
+        dataset: String,
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output weights (default: the committed location, datasets/classifiers/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Test accuracy of a classifier (default: the committed one, hash-checked).
+    Eval {
+        #[arg(long, default_value = "mnist")]
+        dataset: String,
+        #[arg(long)]
+        weights: Option<PathBuf>,
+    },
+}
+
+pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
+    match cmd {
+        ClassifierCommand::Train { dataset, epochs, seed, out } => {
+            let kind: DatasetKind = dataset.parse()?;
+            let out = out.unwrap_or_else(|| committed_path(kind));
+            let t0 = Instant::now();
+            let accs = train_classifier(kind, epochs, seed, &out, &opts, |e, loss, acc| {
+                println!("epoch {e:>2}: train loss {loss:.4}, test accuracy {:.2}% ({:.0} s)", acc * 100.0, t0.elapsed().as_secs_f64());
+            })?;
+            println!("{}: test accuracy {:.2}% after {epochs} epochs in {:.0} s", out.display(), accs.last().unwrap_or(&0.0) * 100.0, t0.elapsed().as_secs_f64());
+            Ok(())
+        }
+        ClassifierCommand::Eval { dataset, weights } => {
+            let kind: DatasetKind = dataset.parse()?;
+            let path = weights.unwrap_or_else(|| committed_path(kind));
+            let c = Classifier::load(&path, None, &candle_core::Device::Cpu)?;
+            let test = Dataset::load(kind, Part::Test, &opts)?;
+            let acc = accuracy(&c.net, &test, &candle_core::Device::Cpu)?;
+            println!("{} (sha256 {}): {kind} test accuracy {:.2}%", path.display(), &c.sha256[..16], acc * 100.0);
+            Ok(())
+        }
+    }
+}
+
+pub fn eval(run_dir: PathBuf, per_code: usize, seed: u64, classifier: Option<PathBuf>, opts: DataOptions) -> Result<()> {
+    let r = evaluate(&run_dir, &EvalOptions { per_code, seed, classifier }, &opts)?;
+    println!("{} ({}, step {}, epoch {}):", run_dir.display(), r.method, r.step, r.epoch);
+    println!("  ENT                 {:.4}", r.ent);
+    println!("  NMI geometric       {:.4}   (arithmetic {:.4})", r.nmi.geometric, r.nmi.arithmetic);
+    println!("  prior RMSE          {:.4}", r.prior_rmse);
+    println!("  generated accuracy  {:.4}", r.generated_accuracy);
+    println!("  real cluster acc.   {:.4}", r.real_cluster_accuracy);
+    println!("  classifier          {} (sha256 {})", r.classifier_path, &r.classifier_sha256[..16]);
+    println!("  written to {}", run_dir.join("metrics.json").display());
+    Ok(())
+}

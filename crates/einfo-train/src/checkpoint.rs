@@ -1,0 +1,124 @@
+//! Checkpoints: one directory per step under `<run>/checkpoints/`, written atomically
+//! (a temporary directory, then a rename), the newest `keep` kept.
+//!
+//! ```text
+//! checkpoints/step-00000500/
+//!   state.json            position, RNG positions, optimiser steps, learned prior
+//!   <group>.safetensors   weights (and BatchNorm buffers) of each parameter group
+//!   opt-<group>.safetensors  Adam moments
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io_err, Result, TrainError};
+
+/// Everything but tensors needed to continue a run exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Steps done.
+    pub step: u64,
+    /// Where to continue: epoch and batch within it.
+    pub epoch: u64,
+    pub batch_in_epoch: usize,
+    /// Positions of the noise and augmentation generators (as decimal strings: u128).
+    pub noise_pos: String,
+    pub augment_pos: String,
+    /// Adam step counts per optimiser.
+    pub optimiser_steps: Vec<u64>,
+    /// The learned (or fixed) prior at this step.
+    pub prior: Vec<f64>,
+}
+
+pub fn checkpoints_dir(run: &Path) -> PathBuf {
+    run.join("checkpoints")
+}
+
+fn step_of(name: &str) -> Option<u64> {
+    name.strip_prefix("step-")?.parse().ok()
+}
+
+/// Finished checkpoints of a run, oldest first.
+pub fn list(run: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let dir = checkpoints_dir(run);
+    if !dir.exists() {
+        return Ok(vec![]);
+    }
+    let mut v: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(io_err(&dir))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((step_of(e.file_name().to_str()?)?, e.path())))
+        .filter(|(_, p)| p.join("state.json").is_file())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// The newest checkpoint, if any.
+pub fn latest(run: &Path) -> Result<Option<(u64, PathBuf)>> {
+    Ok(list(run)?.pop())
+}
+
+/// Write a checkpoint: `write_tensors` fills a fresh directory, then the state is
+/// written and the directory renamed into place; older checkpoints beyond `keep` go.
+pub fn save(run: &Path, state: &TrainState, keep: usize, write_tensors: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    let dir = checkpoints_dir(run);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let final_dir = dir.join(format!("step-{:08}", state.step));
+    let tmp = dir.join(format!(".tmp-step-{:08}-{}", state.step, std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    write_tensors(&tmp)?;
+    let json = serde_json::to_string_pretty(state).expect("state serialises");
+    std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
+    let all = list(run)?;
+    if all.len() > keep {
+        for (_, old) in &all[..all.len() - keep] {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
+    Ok(final_dir)
+}
+
+/// Read a checkpoint's state.
+pub fn load_state(ckpt: &Path) -> Result<TrainState> {
+    let p = ckpt.join("state.json");
+    let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: p, detail: format!("unreadable state: {e}") })
+}
+
+pub fn parse_pos(s: &str, path: &Path) -> Result<u128> {
+    s.parse().map_err(|_| TrainError::Checkpoint { path: path.into(), detail: format!("bad RNG position '{s}'") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(step: u64) -> TrainState {
+        TrainState { step, epoch: 0, batch_in_epoch: 0, noise_pos: "0".into(), augment_pos: "0".into(), optimiser_steps: vec![], prior: vec![] }
+    }
+
+    #[test]
+    fn keeps_the_newest_and_ignores_unfinished() {
+        let run = std::env::temp_dir().join(format!("einfo-ckpt-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run);
+        for s in [5, 10, 15, 20] {
+            save(&run, &state(s), 2, |_| Ok(())).unwrap();
+        }
+        // A crash mid-write leaves a temporary directory, which is never picked up.
+        std::fs::create_dir_all(checkpoints_dir(&run).join(".tmp-step-00000025-1")).unwrap();
+        let steps: Vec<u64> = list(&run).unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, vec![15, 20]);
+        assert_eq!(load_state(&latest(&run).unwrap().unwrap().1).unwrap().step, 20);
+        // A failed tensor write leaves the previous checkpoint as the latest.
+        assert!(save(&run, &state(30), 2, |_| Err(TrainError::Config("disk full".into()))).is_err());
+        assert_eq!(latest(&run).unwrap().unwrap().0, 20);
+        std::fs::remove_dir_all(&run).unwrap();
+    }
+}

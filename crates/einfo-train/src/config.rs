@@ -1,0 +1,367 @@
+//! The one configuration tree of a run. Every field is documented and has a default;
+//! unknown fields are rejected. The defaults are the `elastic` method on MNIST split 1.
+//! Presets (`experiments/presets/*.toml`) and `--set key=value` flags override fields.
+
+use serde::{Deserialize, Serialize};
+
+use einfo_models::{JointVaeConfig, NetConfig};
+use einfo_tensor::AugmentConfig;
+
+use crate::error::{Result, TrainError};
+
+/// The full configuration of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Free-form name of the method (the preset's name), recorded in logs and tables.
+    pub method: String,
+    /// `infogan` (uniform, ground-truth and Gumbel priors, with or without L_trans / L_ent)
+    /// or `jointvae`.
+    pub model: ModelKind,
+    pub data: DataConfig,
+    pub net: NetConfig,
+    pub prior: PriorConfig,
+    pub losses: LossConfig,
+    pub augment: AugmentSettings,
+    pub optim: OptimConfig,
+    pub train: LoopConfig,
+    pub log: LogConfig,
+    pub jointvae: JointVaeSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            method: "elastic".into(),
+            model: ModelKind::Infogan,
+            data: DataConfig::default(),
+            net: NetConfig::default(),
+            prior: PriorConfig::default(),
+            losses: LossConfig::default(),
+            augment: AugmentSettings::default(),
+            optim: OptimConfig::default(),
+            train: LoopConfig::default(),
+            log: LogConfig::default(),
+            jointvae: JointVaeSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Infogan,
+    Jointvae,
+}
+
+/// Which data a run trains on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `mnist` or `fashion-mnist`.
+    pub dataset: String,
+    /// One of the 50 MNIST splits (1..=50). Ignored when `counts` is given.
+    pub split: usize,
+    /// Explicit per-class counts instead of a predefined split (any data set).
+    pub counts: Option<Vec<usize>>,
+    /// Seed of the split's draw (which images).
+    pub split_seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig { dataset: "mnist".into(), split: 1, counts: None, split_seed: 0 }
+    }
+}
+
+/// The prior over the categorical code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PriorConfig {
+    /// `uniform`, `ground-truth` (the split's true class frequencies) or `gumbel` (learnable).
+    pub kind: PriorKind,
+    /// Gumbel-Softmax temperature τ of the learnable prior.
+    pub tau: f64,
+    /// Feed G a straight-through one-hot sample instead of the soft sample.
+    pub straight_through: bool,
+    /// Learning rate of the prior logits; `None` uses `optim.lr_g` (the authors' setting).
+    pub lr: Option<f64>,
+}
+
+impl Default for PriorConfig {
+    fn default() -> Self {
+        PriorConfig { kind: PriorKind::Gumbel, tau: 0.1, straight_through: false, lr: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriorKind {
+    Uniform,
+    GroundTruth,
+    Gumbel,
+}
+
+/// Loss terms and their weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    /// λ1, weight of the info loss CE(Q(G(z, c)), argmax c).
+    pub info_weight: f64,
+    /// λ2, weight of L_trans (0 disables it and the augmentations).
+    pub trans_weight: f64,
+    /// Which L_trans: `kl` (paper v1, on Q's code posteriors) or `nt-xent` (the authors'
+    /// released code, on Q's 128-d feature).
+    pub trans: TransKind,
+    /// Direction of the KL for `trans = "kl"`: `forward` KL(Q(c|x) ‖ Q(c|x')), `reverse`, `symmetric`.
+    pub kl_direction: KlDirectionCfg,
+    /// NT-Xent temperature for `trans = "nt-xent"`.
+    pub nt_xent_temperature: f64,
+    /// λ3, weight of L_ent (mean entropy of Q(c|x) and Q(c|x') on real images; 0 disables).
+    pub ent_weight: f64,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        LossConfig {
+            info_weight: 1.0,
+            trans_weight: 10.0,
+            trans: TransKind::Kl,
+            kl_direction: KlDirectionCfg::Forward,
+            nt_xent_temperature: 1.0,
+            ent_weight: 0.1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransKind {
+    Kl,
+    NtXent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KlDirectionCfg {
+    Forward,
+    Reverse,
+    Symmetric,
+}
+
+/// The identity-preserving transforms δ of L_trans (the authors' MNIST recipe by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentSettings {
+    /// Largest rotation, whole degrees (uniform in ±this).
+    pub max_rotation_deg: u32,
+    /// Zoom range.
+    pub zoom_min: f64,
+    pub zoom_max: f64,
+    /// Largest translation in pixels.
+    pub max_translate_px: f64,
+    /// Random horizontal flips (not for digits).
+    pub hflip: bool,
+}
+
+impl Default for AugmentSettings {
+    fn default() -> Self {
+        let a = AugmentConfig::default();
+        AugmentSettings {
+            max_rotation_deg: a.max_rotation_deg,
+            zoom_min: a.zoom_min,
+            zoom_max: a.zoom_max,
+            max_translate_px: a.max_translate_px,
+            hflip: a.hflip,
+        }
+    }
+}
+
+impl AugmentSettings {
+    pub fn to_augment(&self) -> AugmentConfig {
+        AugmentConfig {
+            max_rotation_deg: self.max_rotation_deg,
+            zoom_min: self.zoom_min,
+            zoom_max: self.zoom_max,
+            max_translate_px: self.max_translate_px,
+            hflip: self.hflip,
+        }
+    }
+}
+
+/// Adam with PyTorch semantics (no weight decay).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimConfig {
+    /// Learning rate of optimiser G ({G, Q, prior}).
+    pub lr_g: f64,
+    /// Learning rate of optimiser D ({trunk, D}).
+    pub lr_d: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig { lr_g: 2e-4, lr_d: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 }
+    }
+}
+
+/// The training budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    /// Epochs over the split (drop-last batches).
+    pub epochs: u64,
+    /// Stop after this many steps in total, if set (smoke tests, benchmarks).
+    pub max_steps: Option<u64>,
+    pub batch_size: usize,
+    /// Seed of everything random in training: initial weights, batch order, noise, δ.
+    pub seed: u64,
+    /// `cpu`, `cuda` or `metal` (the GPU ones need the matching cargo feature).
+    pub device: String,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig { epochs: 3, max_steps: None, batch_size: 64, seed: 0, device: "cpu".into() }
+    }
+}
+
+/// Logging, sample grids and checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Write a CSV row of every loss term every this many steps.
+    pub every_steps: u64,
+    /// Write a checkpoint every this many steps (and always at the end).
+    pub checkpoint_every: u64,
+    /// How many checkpoints to keep (the newest).
+    pub keep_checkpoints: usize,
+    /// Columns (fixed z) of the per-epoch sample grid.
+    pub grid_columns: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { every_steps: 50, checkpoint_every: 500, keep_checkpoints: 3, grid_columns: 10 }
+    }
+}
+
+/// JointVAE settings (Dupont 2018 for MNIST).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JointVaeSettings {
+    pub net: JointVaeConfig,
+    /// Gumbel-Softmax temperature of the discrete latent.
+    pub tau: f64,
+    /// Adam learning rate (betas 0.9, 0.999).
+    pub lr: f64,
+    /// Capacities rise 0 → `cont_capacity` / `disc_capacity` nats over `capacity_iters`.
+    pub cont_capacity: f64,
+    pub disc_capacity: f64,
+    pub capacity_iters: u64,
+    /// γ.
+    pub gamma: f64,
+}
+
+impl Default for JointVaeSettings {
+    fn default() -> Self {
+        JointVaeSettings {
+            net: JointVaeConfig::default(),
+            tau: 0.67,
+            lr: 5e-4,
+            cont_capacity: 5.0,
+            disc_capacity: 5.0,
+            capacity_iters: 25_000,
+            gamma: 30.0,
+        }
+    }
+}
+
+impl Config {
+    /// Parse a TOML document (a preset or a run's `config.toml`).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| TrainError::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serialises")
+    }
+
+    /// Apply `key=value` overrides (dotted keys, TOML values; bare words are strings),
+    /// e.g. `train.epochs=5`, `losses.trans=nt-xent`, `prior.lr=0.01`.
+    pub fn with_overrides(&self, sets: &[String]) -> Result<Config> {
+        let mut doc: toml::Value = toml::Value::try_from(self).map_err(|e| TrainError::Config(e.to_string()))?;
+        for set in sets {
+            let (key, raw) = set
+                .split_once('=')
+                .ok_or_else(|| TrainError::Config(format!("override '{set}' is not key=value (e.g. train.epochs=5)")))?;
+            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            let mut node = &mut doc;
+            let parts: Vec<&str> = key.split('.').collect();
+            for (i, part) in parts.iter().enumerate() {
+                let table = node
+                    .as_table_mut()
+                    .ok_or_else(|| TrainError::Config(format!("override '{key}': '{}' is not a section", parts[..i].join("."))))?;
+                if i + 1 == parts.len() {
+                    table.insert(part.to_string(), value.clone());
+                    break;
+                }
+                node = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+            }
+        }
+        let text = toml::to_string(&doc).map_err(|e| TrainError::Config(e.to_string()))?;
+        Config::from_toml(&text, "--set overrides")
+    }
+
+    /// Reject values no run can use, with a message naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.train.batch_size < 2 {
+            return bad(format!("train.batch_size = {}: BatchNorm needs at least 2", self.train.batch_size));
+        }
+        if self.train.epochs == 0 && self.train.max_steps.is_none() {
+            return bad("train.epochs = 0: give at least one epoch (or train.max_steps)".into());
+        }
+        for (name, v) in [("optim.lr_g", self.optim.lr_g), ("optim.lr_d", self.optim.lr_d), ("prior.tau", self.prior.tau), ("jointvae.lr", self.jointvae.lr)] {
+            if !(v > 0.0 && v.is_finite()) {
+                return bad(format!("{name} = {v}: must be a positive number"));
+            }
+        }
+        if let Some(lr) = self.prior.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return bad(format!("prior.lr = {lr}: must be a positive number"));
+            }
+        }
+        for (name, v) in [("losses.info_weight", self.losses.info_weight), ("losses.trans_weight", self.losses.trans_weight), ("losses.ent_weight", self.losses.ent_weight)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(format!("{name} = {v}: must be a non-negative number"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.optim.beta1) || !(0.0..1.0).contains(&self.optim.beta2) {
+            return bad("optim.beta1 and optim.beta2 must be in [0, 1)".into());
+        }
+        if self.log.every_steps == 0 || self.log.checkpoint_every == 0 || self.log.keep_checkpoints == 0 || self.log.grid_columns == 0 {
+            return bad("log.every_steps, log.checkpoint_every, log.keep_checkpoints and log.grid_columns must be at least 1".into());
+        }
+        self.augment.to_augment().validate().map_err(|e| TrainError::Config(format!("augment: {e}")))?;
+        self.net.validate().map_err(|e| TrainError::Config(format!("net: {e}")))?;
+        Ok(())
+    }
+
+    /// Does the G step need real images and their transforms?
+    pub fn uses_real_in_g_step(&self) -> bool {
+        self.losses.trans_weight > 0.0 || self.losses.ent_weight > 0.0
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,193 @@
+//! One training step of the InfoGAN family (uniform / ground-truth / learnable prior,
+//! with or without L_trans and L_ent), as in `method.md`:
+//!
+//! 1. `z ~ N(0, I)`, `c ~ prior` (one-hot, or a Gumbel-Softmax sample of `softmax(θ)`).
+//! 2. D step on {FE, D}: `BCE(D(FE(x)), 1) + BCE(D(FE(G(z, c).detach())), 0)`.
+//! 3. G step on {G, Q, θ}: `BCE(D(FE(G(z, c))), 1) + λ1 CE(Q(G(z, c)), argmax c)
+//!    + λ2 L_trans(x, δ(x)) + λ3 L_ent(x, δ(x))`.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use einfo_losses as L;
+use einfo_models::{named_trainable, InfoGan};
+use einfo_tensor::Augmenter;
+
+use crate::adam::{Adam, AdamParams};
+use crate::config::{Config, KlDirectionCfg, PriorKind, TransKind};
+use crate::error::{Result, TrainError};
+use crate::method::{Method, Terms};
+use crate::noise::NoiseSource;
+
+/// Stream of the training noise (the batch order and the grids use others).
+pub const NOISE_STREAM: u64 = 11;
+/// Seed offset of the augmentation generator.
+pub const AUGMENT_SEED_OFFSET: u64 = 0x5eed_a06;
+
+pub struct InfoGanMethod {
+    pub nets: InfoGan,
+    prior: L::Prior,
+    opt_g: Adam,
+    opt_d: Adam,
+    noise: NoiseSource,
+    augment: Option<Augmenter>,
+    cfg: Config,
+    device: Device,
+}
+
+const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent"];
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
+}
+
+impl InfoGanMethod {
+    /// `true_freq`: the split's class frequencies (the ground-truth prior).
+    pub fn new(cfg: &Config, true_freq: &[f64], device: &Device) -> Result<Self> {
+        let nets = InfoGan::new(&cfg.net, device, cfg.train.seed)?;
+        let k = cfg.net.num_codes;
+        let prior = match cfg.prior.kind {
+            PriorKind::Uniform => L::Prior::Fixed(L::FixedPrior::uniform(k, device)?),
+            PriorKind::GroundTruth => {
+                if true_freq.len() != k {
+                    return Err(TrainError::Config(format!("the ground-truth prior needs {k} class frequencies, the split has {}", true_freq.len())));
+                }
+                L::Prior::Fixed(L::FixedPrior::new(true_freq, device)?)
+            }
+            PriorKind::Gumbel => L::Prior::Gumbel(L::GumbelPrior::new(nets.prior_logits.clone(), cfg.prior.tau, cfg.prior.straight_through)?),
+        };
+        let o = &cfg.optim;
+        let mut g_vars = named_trainable(&nets.g_vars);
+        if cfg.prior.kind != PriorKind::Gumbel {
+            // A fixed prior has no parameters: keep θ out of the optimiser.
+            g_vars.retain(|(n, _)| !n.starts_with("prior."));
+        }
+        let mut opt_g = Adam::new(g_vars, AdamParams { lr: o.lr_g, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?;
+        if let Some(lr) = cfg.prior.lr {
+            opt_g.set_lr_for("prior.", lr);
+        }
+        let opt_d = Adam::new(named_trainable(&nets.d_vars), AdamParams { lr: o.lr_d, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?;
+        let augment = if cfg.uses_real_in_g_step() {
+            Some(Augmenter::new(cfg.augment.to_augment(), cfg.train.seed ^ AUGMENT_SEED_OFFSET)?)
+        } else {
+            None
+        };
+        Ok(InfoGanMethod { nets, prior, opt_g, opt_d, noise: NoiseSource::new(cfg.train.seed, NOISE_STREAM), augment, cfg: cfg.clone(), device: device.clone() })
+    }
+}
+
+impl Method for InfoGanMethod {
+    fn term_names(&self) -> &'static [&'static str] {
+        TERMS
+    }
+
+    fn step(&mut self, x: &Tensor) -> Result<Terms> {
+        let b = x.dim(0)?;
+        let (k, nz) = (self.cfg.net.num_codes, self.cfg.net.noise_dim);
+        let n = &self.nets;
+        let z = self.noise.normal(b, nz, &self.device)?;
+        let g = L::gumbel_from_uniform(&self.noise.uniform(b, k, &self.device)?)?;
+        let c = self.prior.sample(&g)?;
+        let fake = n.g.forward_t(&z, &c, true)?;
+
+        // D step on {FE, D}.
+        let d_real = n.d.forward(&n.fe.forward_t(x, true)?)?;
+        let d_fake = n.d.forward(&n.fe.forward_t(&fake.detach(), true)?)?;
+        let d_loss = L::discriminator_loss(&d_real, &d_fake)?;
+        let d_val = scalar(&d_loss)?;
+        self.opt_d.step(&d_loss.backward()?)?;
+
+        // G step on {G, Q, θ}, against the updated D.
+        let h_fake = n.fe.forward_t(&fake, true)?;
+        let g_adv = L::generator_loss(&n.d.forward(&h_fake)?)?;
+        let q_fake = n.q.forward_t(&h_fake, true)?;
+        let info = L::info_loss(&q_fake.logits, &c)?;
+        let mut total = (&g_adv + (&info * self.cfg.losses.info_weight)?)?;
+        let (mut trans_val, mut ent_val) = (0.0, 0.0);
+        if let Some(aug) = self.augment.as_mut() {
+            let xt = aug.apply(x)?;
+            let qx = n.q.forward_t(&n.fe.forward_t(x, true)?, true)?;
+            let qxt = n.q.forward_t(&n.fe.forward_t(&xt, true)?, true)?;
+            let lc = &self.cfg.losses;
+            if lc.trans_weight > 0.0 {
+                let trans = match lc.trans {
+                    TransKind::Kl => {
+                        let dir = match lc.kl_direction {
+                            KlDirectionCfg::Forward => L::KlDirection::Forward,
+                            KlDirectionCfg::Reverse => L::KlDirection::Reverse,
+                            KlDirectionCfg::Symmetric => L::KlDirection::Symmetric,
+                        };
+                        L::trans_kl(&qx.logits, &qxt.logits, dir)?
+                    }
+                    TransKind::NtXent => L::nt_xent(&qx.feature, &qxt.feature, lc.nt_xent_temperature)?,
+                };
+                trans_val = scalar(&trans)?;
+                total = (total + (trans * lc.trans_weight)?)?;
+            }
+            if lc.ent_weight > 0.0 {
+                let ent = L::entropy_loss(&qx.logits, &qxt.logits)?;
+                ent_val = scalar(&ent)?;
+                total = (total + (ent * lc.ent_weight)?)?;
+            }
+        }
+        let terms = vec![("d_loss", d_val), ("g_adv", scalar(&g_adv)?), ("info", scalar(&info)?), ("trans", trans_val), ("ent", ent_val)];
+        self.opt_g.step(&total.backward()?)?;
+        Ok(terms)
+    }
+
+    fn prior(&self) -> Result<Vec<f64>> {
+        Ok(self.prior.probs()?)
+    }
+
+    fn save(&self, dir: &Path) -> Result<Vec<u64>> {
+        let ck = |p: &Path, e: candle_core::Error| TrainError::Checkpoint { path: p.into(), detail: e.to_string() };
+        let (gp, dp) = (dir.join("g.safetensors"), dir.join("d.safetensors"));
+        self.nets.g_vars.save(&gp).map_err(|e| ck(&gp, e))?;
+        self.nets.d_vars.save(&dp).map_err(|e| ck(&dp, e))?;
+        self.opt_g.save(&dir.join("opt-g.safetensors"))?;
+        self.opt_d.save(&dir.join("opt-d.safetensors"))?;
+        Ok(vec![self.opt_g.step_count(), self.opt_d.step_count()])
+    }
+
+    fn load(&mut self, dir: &Path, steps: &[u64]) -> Result<()> {
+        let ck = |p: &Path, e: String| TrainError::Checkpoint { path: p.into(), detail: e };
+        let (gp, dp) = (dir.join("g.safetensors"), dir.join("d.safetensors"));
+        self.nets.g_vars.load(&gp).map_err(|e| ck(&gp, e.to_string()))?;
+        self.nets.d_vars.load(&dp).map_err(|e| ck(&dp, e.to_string()))?;
+        if steps.len() != 2 {
+            return Err(ck(dir, format!("expected 2 optimiser step counts, found {}", steps.len())));
+        }
+        self.opt_g.load(&dir.join("opt-g.safetensors"), steps[0])?;
+        self.opt_d.load(&dir.join("opt-d.safetensors"), steps[1])?;
+        Ok(())
+    }
+
+    fn rng_positions(&self) -> (u128, u128) {
+        (self.noise.word_pos(), self.augment.as_ref().map_or(0, |a| a.word_pos()))
+    }
+
+    fn set_rng_positions(&mut self, noise: u128, augment: u128) {
+        self.noise.set_word_pos(noise);
+        if let Some(a) = self.augment.as_mut() {
+            a.set_word_pos(augment);
+        }
+    }
+
+    fn noise_dim(&self) -> usize {
+        self.cfg.net.noise_dim
+    }
+
+    fn num_codes(&self) -> usize {
+        self.cfg.net.num_codes
+    }
+
+    fn generate(&self, codes: &[u32], z: &Tensor) -> Result<Tensor> {
+        let c = L::one_hot(&Tensor::from_slice(codes, codes.len(), &self.device)?, self.cfg.net.num_codes, candle_core::DType::F32)?;
+        Ok(self.nets.g.forward_t(z, &c, false)?)
+    }
+
+    fn infer_codes(&self, x: &Tensor) -> Result<Vec<u32>> {
+        let q = self.nets.q.forward_t(&self.nets.fe.forward_t(x, false)?, false)?;
+        Ok(q.logits.argmax(1)?.to_vec1::<u32>()?)
+    }
+}

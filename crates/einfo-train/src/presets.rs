@@ -1,0 +1,32 @@
+//! The named presets: TOML overlays on the default [`Config`], shipped in
+//! `experiments/presets/` and compiled into the binary.
+
+use crate::config::Config;
+use crate::error::{Result, TrainError};
+
+macro_rules! presets {
+    ($($name:literal),* $(,)?) => {
+        /// Preset names, in the order of the paper's table (then the extras).
+        pub const NAMES: &[&str] = &[$($name),*];
+        const TEXTS: &[&str] = &[$(include_str!(concat!("../../../experiments/presets/", $name, ".toml"))),*];
+    };
+}
+
+presets!["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae", "elastic-ntxent"];
+
+/// The seven methods of the paper's ablation table.
+pub const PAPER_METHODS: &[&str] = &["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae"];
+
+/// The TOML text of a preset.
+pub fn preset_text(name: &str) -> Result<&'static str> {
+    NAMES.iter().position(|n| *n == name).map(|i| TEXTS[i]).ok_or_else(|| TrainError::UnknownPreset(name.to_string()))
+}
+
+/// A preset by name, or a TOML file by path (anything containing `/` or ending in `.toml`).
+pub fn load(name_or_path: &str) -> Result<Config> {
+    if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        let text = std::fs::read_to_string(name_or_path).map_err(crate::error::io_err(name_or_path))?;
+        return Config::from_toml(&text, name_or_path);
+    }
+    Config::from_toml(preset_text(name_or_path)?, &format!("preset {name_or_path}"))
+}

@@ -1,0 +1,82 @@
+//! Training 2N steps equals N steps + resume + N steps, bit for bit, on CPU; and the
+//! config tree behaves (presets parse, overrides apply, unknown fields are rejected).
+
+use std::path::{Path, PathBuf};
+
+use einfo_data::DataOptions;
+use einfo_train::{presets, resume, train, Config, RunOptions};
+
+fn opts() -> RunOptions {
+    let mut data = DataOptions::from_env();
+    if std::env::var_os("EINFO_CACHE").is_none() {
+        data.cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    }
+    data.verbose = false;
+    RunOptions { data, progress: false, force: true }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("einfo-resume-{}-{name}", std::process::id()))
+}
+
+fn final_tensors(run: &Path) -> Vec<(String, Vec<u8>)> {
+    let (_, ckpt) = einfo_train::checkpoint::latest(run).unwrap().unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&ckpt)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn check_exact_resume(preset: &str) {
+    let cfg = presets::load(preset).unwrap().with_overrides(&["train.batch_size=16".into(), "log.checkpoint_every=1000".into()]).unwrap();
+    let full = tmp(&format!("{preset}-full"));
+    let split = tmp(&format!("{preset}-split"));
+    train(&cfg.with_overrides(&["train.max_steps=4".into()]).unwrap(), &full, &opts()).unwrap();
+    let s = train(&cfg.with_overrides(&["train.max_steps=2".into()]).unwrap(), &split, &opts()).unwrap();
+    assert_eq!(s.steps, 2);
+    let s = resume(&split, &["train.max_steps=4".into()], &opts()).unwrap();
+    assert_eq!(s.steps, 4);
+    let (a, b) = (final_tensors(&full), final_tensors(&split));
+    assert_eq!(a.len(), b.len());
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(ta == tb, "{preset}: {na} differs between 4 steps and 2 + resume + 2");
+    }
+    let state = |r: &Path| einfo_train::checkpoint::load_state(&einfo_train::checkpoint::latest(r).unwrap().unwrap().1).unwrap();
+    assert_eq!(state(&full), state(&split));
+    for d in [full, split] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn elastic_resume_is_exact() {
+    check_exact_resume("elastic");
+}
+
+#[test]
+fn jointvae_resume_is_exact() {
+    check_exact_resume("jointvae");
+}
+
+#[test]
+fn presets_and_overrides() {
+    for name in presets::NAMES {
+        let cfg = presets::load(name).unwrap();
+        assert_eq!(&cfg.method, name);
+        // The resolved config round-trips through TOML.
+        assert_eq!(Config::from_toml(&cfg.to_toml(), "roundtrip").unwrap(), cfg);
+    }
+    let cfg = presets::load("elastic").unwrap().with_overrides(&["losses.trans=nt-xent".into(), "train.epochs=7".into(), "prior.lr=0.01".into()]).unwrap();
+    assert_eq!(cfg.train.epochs, 7);
+    assert_eq!(cfg.prior.lr, Some(0.01));
+    assert_eq!(cfg.losses.trans, einfo_train::config::TransKind::NtXent);
+    assert!(Config::from_toml("[train]\nepoch = 3\n", "typo").unwrap_err().to_string().contains("unknown field `epoch`"));
+    assert!(presets::load("elastic").unwrap().with_overrides(&["train.batch_size=1".into()]).is_err());
+    assert!(presets::load("elastic").unwrap().with_overrides(&["nokey".into()]).is_err());
+    assert!(presets::load("missing").is_err());
+}

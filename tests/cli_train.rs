@@ -1,0 +1,118 @@
+//! `einfo train / resume / sample` end to end on real MNIST: every preset trains a few
+//! steps, checkpoints, resumes and draws a grid; Ctrl-C and bad input behave.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+
+const PRESETS: [&str; 8] = ["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae", "elastic-ntxent"];
+
+fn log_steps(run: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(run.join("log.csv")).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect()
+}
+
+fn small(args: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    for s in ["train.batch_size=16", "log.every_steps=1", "log.checkpoint_every=2", "log.grid_columns=4"] {
+        v.push("--set".into());
+        v.push(s.into());
+    }
+    v.push("--quiet".into());
+    v
+}
+
+fn run_einfo(args: &[String], cwd: &Path) -> std::process::Output {
+    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    einfo(&refs, cwd)
+}
+
+#[test]
+fn every_preset_trains_checkpoints_resumes_and_draws_a_grid() {
+    let dir = scratch("presets");
+    for preset in PRESETS {
+        let run = dir.join(preset);
+        let o = run_einfo(&small(&["train", "--preset", preset, "--max-steps", "3", "--out", run.to_str().unwrap()]), &dir);
+        assert!(o.status.success(), "{preset}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("done: 3 steps") && out.contains("grid:") && out.contains("checkpoint:"), "{preset}: {out}");
+        for f in ["config.toml", "split.json", "log.csv", "samples.png"] {
+            assert!(run.join(f).is_file(), "{preset}: missing {f}");
+        }
+        assert!(run.join("checkpoints/step-00000002/state.json").is_file(), "{preset}");
+        assert!(run.join("checkpoints/step-00000003/state.json").is_file(), "{preset}");
+        assert_eq!(log_steps(&run), vec![1, 2, 3], "{preset}");
+
+        let o = einfo(&["resume", run.to_str().unwrap(), "--max-steps", "5", "--quiet"], &dir);
+        assert!(o.status.success(), "{preset} resume: {}", stderr(&o));
+        assert!(stdout(&o).contains("done: 5 steps"), "{preset}: {}", stdout(&o));
+        assert_eq!(log_steps(&run), vec![1, 2, 3, 4, 5], "{preset}: the log continues without duplicates");
+
+        let o = einfo(&["sample", run.to_str().unwrap(), "--code", "3", "--columns", "6", "--out", "s.png"], &run);
+        assert!(o.status.success(), "{preset} sample: {}", stderr(&o));
+        let png = image::open(run.join("s.png")).unwrap();
+        assert_eq!((png.width(), png.height()), (6 * 56 + 7 * 2, 56 + 2 * 2), "{preset}");
+    }
+}
+
+#[test]
+fn bad_input_is_a_one_line_error() {
+    let dir = scratch("bad");
+    let run = dir.join("r");
+    assert_one_line_error(&einfo(&["train", "--preset", "nope"], &dir), "unknown preset 'nope'");
+    assert_one_line_error(&einfo(&["train", "--set", "losses.bogus=1", "--out", "x"], &dir), "unknown field `bogus`");
+    assert_one_line_error(&einfo(&["train", "--set", "optim.lr_g=-1", "--out", "x"], &dir), "optim.lr_g = -1");
+    assert_one_line_error(&einfo(&["train", "--split", "51", "--out", "x"], &dir), "split 51 does not exist");
+    let o = run_einfo(&small(&["train", "--preset", "gumbel", "--max-steps", "2", "--out", run.to_str().unwrap()]), &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_one_line_error(
+        &run_einfo(&small(&["train", "--preset", "gumbel", "--max-steps", "2", "--out", run.to_str().unwrap()]), &dir),
+        "already exists: pass --force",
+    );
+    assert_one_line_error(&einfo(&["resume", dir.to_str().unwrap()], &dir), "is not a run directory");
+    assert_one_line_error(&einfo(&["sample", run.to_str().unwrap(), "--code", "10"], &dir), "--code 10 is out of range");
+    // A loss that blows up stops the run naming the step and the term, and the last good
+    // checkpoint stays.
+    let o = einfo(&["resume", run.to_str().unwrap(), "--max-steps", "4", "--set", "optim.lr_d=1e30", "--quiet"], &dir);
+    assert_one_line_error(&o, "non-finite loss at step 3");
+    assert!(run.join("checkpoints/step-00000002/state.json").is_file());
+    assert!(!run.join("checkpoints/step-00000003").exists());
+    // A checkpoint that does not fit the config is refused, not silently mixed.
+    let o = einfo(&["resume", run.to_str().unwrap(), "--set", "prior.kind=uniform", "--quiet"], &dir);
+    assert_one_line_error(&o, "optimiser state has no");
+}
+
+#[test]
+fn ctrl_c_finishes_the_step_checkpoints_and_resumes() {
+    let dir = scratch("sigint");
+    let run = dir.join("r");
+    let args = small(&["train", "--preset", "uniform", "--max-steps", "100000", "--out", run.to_str().unwrap()]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_einfo"))
+        .args(&args)
+        .current_dir(&dir)
+        .env("EINFO_CACHE", cache())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (at most 120 s) until a few steps are logged.
+    let t0 = std::time::Instant::now();
+    while !(run.join("log.csv").exists() && log_steps(&run).len() >= 3) {
+        assert!(t0.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("interrupted:") && out.contains("einfo resume"), "{out}");
+    let (step, _) = einfo_train::checkpoint::latest(&run).unwrap().unwrap();
+    assert!((3..100000).contains(&step), "checkpoint at step {step}");
+    let o = einfo(&["resume", run.to_str().unwrap(), "--max-steps", &(step + 2).to_string(), "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(*log_steps(&run).last().unwrap(), step + 2);
+}
