@@ -55,3 +55,19 @@ pub use trans::{nt_xent, trans_kl, KlDirection};
 pub fn entropy_loss(logits_x: &candle_core::Tensor, logits_xt: &candle_core::Tensor) -> Result<candle_core::Tensor> {
     Ok(((mean_entropy(logits_x)? + mean_entropy(logits_xt)?)? * 0.5)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn entropy_loss_averages_both_views() {
+        // Uniform logits have entropy ln 3; one-hot-like logits about 0:
+        // (ln 3 + H(softmax([50, 0, 0]))) / 2, where the second term is ~1e-20.
+        let u = Tensor::new(&[[0.0f64, 0.0, 0.0]], &Device::Cpu).unwrap();
+        let s = Tensor::new(&[[50.0f64, 0.0, 0.0]], &Device::Cpu).unwrap();
+        let l = super::entropy_loss(&u, &s).unwrap().to_scalar::<f64>().unwrap();
+        assert!((l - 3f64.ln() / 2.0).abs() < 1e-12, "{l}");
+        assert!(super::mean_entropy(&Tensor::new(&[1.0f64, 2.0], &Device::Cpu).unwrap()).is_err(), "a vector is not a batch");
+    }
+}
