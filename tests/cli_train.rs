@@ -80,7 +80,7 @@ fn bad_input_is_a_one_line_error() {
     assert!(!run.join("checkpoints/step-00000003").exists());
     // A checkpoint that does not fit the config is refused, not silently mixed.
     let o = einfo(&["resume", run.to_str().unwrap(), "--set", "prior.kind=uniform", "--quiet"], &dir);
-    assert_one_line_error(&o, "optimiser state has no");
+    assert_one_line_error(&o, "optimiser state does not match the model");
 }
 
 #[test]

@@ -176,9 +176,13 @@ impl Adam {
         let ck = |detail: String| TrainError::Checkpoint { path: path.into(), detail };
         let map = candle_core::safetensors::load(path, self.slots.first().map_or(&candle_core::Device::Cpu, |s| s.var.device()))
             .map_err(|e| ck(e.to_string()))?;
+        let ours: std::collections::HashSet<String> = self.slots.iter().flat_map(|s| [format!("m.{}", s.name), format!("v.{}", s.name)]).collect();
+        if let Some(extra) = map.keys().find(|k| !ours.contains(*k)) {
+            return Err(ck(format!("optimiser state does not match the model: unexpected '{extra}' (was the run's config changed?)")));
+        }
         for s in &mut self.slots {
             let get = |key: String| -> Result<Tensor> {
-                let t = map.get(&key).ok_or_else(|| ck(format!("optimiser state has no '{key}'")))?;
+                let t = map.get(&key).ok_or_else(|| ck(format!("optimiser state does not match the model: no '{key}'")))?;
                 if t.dims() != s.var.dims() {
                     return Err(ck(format!("'{key}' has shape {:?}, the model {:?}", t.dims(), s.var.dims())));
                 }
