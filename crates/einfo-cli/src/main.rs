@@ -50,18 +50,6 @@ enum Command {
     Bench(commands::train::BenchCommand),
 }
 
-/// Training allocates and frees the same large buffers every step. glibc would return
-/// each to the kernel (mmap above 128 KiB) and take fresh zeroed pages the next step;
-/// keeping them in the heap makes a training step about 1.5× faster.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator thresholds; called before other threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
 fn main() -> ExitCode {
     // Behave like a Unix tool when piped into `head`: die quietly on a closed pipe.
     #[cfg(unix)]
@@ -69,7 +57,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    tune_allocator();
+    einfo_tensor::tune_allocator();
     let cli = Cli::parse();
     let mut opts = einfo_data::DataOptions::from_env();
     if let Some(c) = cli.cache {

@@ -2,7 +2,7 @@
 //! path against candle's stock ops in the same run, plus augmenting a batch of 64.
 
 use candle_core::{DType, Device, Module, Tensor, Var};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use einfo_tensor::{conv2d_reference, conv_transpose2d_reference, warp, AffineParams, Augmenter, AugmentConfig, Conv2d, ConvSpec, ConvTranspose2d, Linear};
 
 const B: usize = 64;
@@ -65,4 +65,9 @@ fn layers(c: &mut Criterion) {
 }
 
 criterion_group!(benches, layers);
-criterion_main!(benches);
+
+fn main() {
+    einfo_tensor::tune_allocator();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
