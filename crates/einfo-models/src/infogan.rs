@@ -14,19 +14,6 @@ use crate::generator::Generator;
 use crate::heads::{DHead, QHead};
 use crate::trunk::Trunk;
 
-/// A parameter group: a name and the variables its optimiser owns.
-pub struct ParamGroup<'a> {
-    pub name: &'static str,
-    pub vars: &'a VarMap,
-}
-
-impl ParamGroup<'_> {
-    /// Trainable variables sorted by name (BatchNorm running statistics excluded).
-    pub fn trainable(&self) -> Vec<(String, Var)> {
-        named_trainable(self.vars)
-    }
-}
-
 /// Trainable variables of a `VarMap`, sorted by name (buffers excluded).
 pub fn named_trainable(vm: &VarMap) -> Vec<(String, Var)> {
     let data = vm.data().lock().expect("var map lock");
@@ -71,13 +58,5 @@ impl InfoGan {
             d_vars,
             g_vars,
         })
-    }
-
-    pub fn d_group(&self) -> ParamGroup<'_> {
-        ParamGroup { name: "D (trunk + D head)", vars: &self.d_vars }
-    }
-
-    pub fn g_group(&self) -> ParamGroup<'_> {
-        ParamGroup { name: "G (generator + Q head + prior)", vars: &self.g_vars }
     }
 }

@@ -21,7 +21,7 @@ pub use classifier::{max_pool2, LeNet};
 pub use config::NetConfig;
 pub use generator::Generator;
 pub use heads::{DHead, QHead, QOutput};
-pub use infogan::{count_params, named_trainable, InfoGan, ParamGroup};
+pub use infogan::{count_params, named_trainable, InfoGan};
 pub use jointvae::{pad_to, Encoded, JointVae, JointVaeConfig};
 pub use layers::{to_nchw, to_nhwc};
 pub use trunk::Trunk;

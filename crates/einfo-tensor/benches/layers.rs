@@ -1,9 +1,9 @@
 //! Forward + backward of each layer shape of the InfoGAN nets (batch 64), einfo's CPU
 //! path against candle's stock ops in the same run, plus augmenting a batch of 64.
 
-use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_core::{Device, Module, Tensor, Var};
 use criterion::{criterion_group, Criterion};
-use einfo_tensor::{conv2d_reference, conv_transpose2d_reference, warp, AffineParams, Augmenter, AugmentConfig, Conv2d, ConvSpec, ConvTranspose2d, Linear};
+use einfo_tensor::{warp, AffineParams, Augmenter, AugmentConfig, Conv2d, ConvSpec, ConvTranspose2d, Linear};
 
 const B: usize = 64;
 const K4: ConvSpec = ConvSpec { k: 4, stride: 2, pad: 1 };
@@ -40,7 +40,6 @@ fn layers(c: &mut Criterion) {
         group.bench_function(format!("{name} candle"), |bn| {
             bn.iter(|| fwd_bwd(&|| xn.as_tensor().conv2d(wn.as_tensor(), 1, 2, 1, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap()))
         });
-        let _ = conv2d_reference;
     }
 
     for (name, cin, cout, hw) in [("G convT 128→64", 128, 64, 7), ("G convT 64→1", 64, 1, 14)] {
@@ -52,7 +51,6 @@ fn layers(c: &mut Criterion) {
         group.bench_function(format!("{name} candle"), |bn| {
             bn.iter(|| fwd_bwd(&|| xn.as_tensor().conv_transpose2d(wn.as_tensor(), 1, 0, 2, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap()))
         });
-        let _ = conv_transpose2d_reference;
     }
 
     let imgs = Tensor::rand(-1f32, 1., (B, 28, 28, 1), &Device::Cpu).unwrap();
@@ -60,7 +58,6 @@ fn layers(c: &mut Criterion) {
     group.bench_function("augment 64 (rotate + zoom)", |bn| bn.iter(|| std::hint::black_box(aug.apply(&imgs).unwrap())));
     let id = vec![AffineParams::IDENTITY; B];
     group.bench_function("warp 64 (identity params)", |bn| bn.iter(|| std::hint::black_box(warp(&imgs, &id).unwrap())));
-    let _ = DType::F32;
     group.finish();
 }
 

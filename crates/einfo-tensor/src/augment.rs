@@ -9,7 +9,7 @@
 //! it works on every device. The MNIST recipe of the authors is rotation in [−20°, 20°]
 //! and zoom in [0.9, 1.1] ([`AugmentConfig::default`]).
 
-use candle_core::{bail, DType, Device, Result, Tensor};
+use candle_core::{bail, Device, Result, Tensor};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -151,6 +151,3 @@ pub fn warp(x: &Tensor, params: &[AffineParams]) -> Result<Tensor> {
     let gathered = x.reshape((n, c))?.index_select(&idx, 0)?.reshape((4, n, c))?;
     gathered.broadcast_mul(&wts)?.sum(0)?.reshape((b, h, w, c))
 }
-
-/// Convenience: the dtype the warp weights are built in.
-pub const WARP_DTYPE: DType = DType::F32;

@@ -60,17 +60,18 @@ pub fn latest(run: &Path) -> Result<Option<(u64, PathBuf)>> {
     Ok(list(run)?.pop())
 }
 
-/// Write a checkpoint: `write_tensors` fills a fresh directory, then the state is
-/// written and the directory renamed into place; older checkpoints beyond `keep` go.
-pub fn save(run: &Path, state: &TrainState, keep: usize, write_tensors: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+/// Write a checkpoint: `write_tensors` fills a fresh directory and returns the
+/// optimisers' step counts, which complete `state`; then the state is written and the
+/// directory renamed into place; older checkpoints beyond `keep` go.
+pub fn save(run: &Path, mut state: TrainState, keep: usize, write_tensors: impl FnOnce(&Path) -> Result<Vec<u64>>) -> Result<PathBuf> {
     let dir = checkpoints_dir(run);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let final_dir = dir.join(format!("step-{:08}", state.step));
     let tmp = dir.join(format!(".tmp-step-{:08}-{}", state.step, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    write_tensors(&tmp)?;
-    let json = serde_json::to_string_pretty(state).expect("state serialises");
+    state.optimiser_steps = write_tensors(&tmp)?;
+    let json = serde_json::to_string_pretty(&state).expect("state serialises");
     std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
@@ -109,7 +110,7 @@ mod tests {
         let run = std::env::temp_dir().join(format!("einfo-ckpt-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run);
         for s in [5, 10, 15, 20] {
-            save(&run, &state(s), 2, |_| Ok(())).unwrap();
+            save(&run, state(s), 2, |_| Ok(vec![])).unwrap();
         }
         // A crash mid-write leaves a temporary directory, which is never picked up.
         std::fs::create_dir_all(checkpoints_dir(&run).join(".tmp-step-00000025-1")).unwrap();
@@ -117,7 +118,7 @@ mod tests {
         assert_eq!(steps, vec![15, 20]);
         assert_eq!(load_state(&latest(&run).unwrap().unwrap().1).unwrap().step, 20);
         // A failed tensor write leaves the previous checkpoint as the latest.
-        assert!(save(&run, &state(30), 2, |_| Err(TrainError::Config("disk full".into()))).is_err());
+        assert!(save(&run, state(30), 2, |_| Err(TrainError::Config("disk full".into()))).is_err());
         assert_eq!(latest(&run).unwrap().unwrap().0, 20);
         std::fs::remove_dir_all(&run).unwrap();
     }

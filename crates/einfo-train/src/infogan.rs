@@ -16,7 +16,7 @@ use einfo_tensor::Augmenter;
 use crate::adam::{Adam, AdamParams};
 use crate::config::{Config, KlDirectionCfg, PriorKind, TransKind};
 use crate::error::{Result, TrainError};
-use crate::method::{Method, Terms};
+use crate::method::{scalar, Method, Terms};
 use crate::noise::NoiseSource;
 
 /// Stream of the training noise (the batch order and the grids use others).
@@ -36,10 +36,6 @@ pub struct InfoGanMethod {
 }
 
 const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent"];
-
-fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
-}
 
 impl InfoGanMethod {
     /// `true_freq`: the split's class frequencies (the ground-truth prior).

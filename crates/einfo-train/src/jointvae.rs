@@ -14,7 +14,7 @@ use crate::adam::{Adam, AdamParams};
 use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::infogan::NOISE_STREAM;
-use crate::method::{Method, Terms};
+use crate::method::{scalar, Method, Terms};
 use crate::noise::NoiseSource;
 
 const TERMS: &[&str] = &["loss", "recon", "kl_z", "kl_c"];
@@ -28,10 +28,6 @@ pub struct JointVaeMethod {
     device: Device,
     /// Mean posterior over the categorical code on the last batch.
     last_posterior: Vec<f64>,
-}
-
-fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
 impl JointVaeMethod {

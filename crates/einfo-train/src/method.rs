@@ -7,6 +7,11 @@ use candle_core::Tensor;
 
 use crate::error::Result;
 
+/// A scalar tensor's value as f64 (for logging loss terms).
+pub fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
+}
+
 /// Loss terms of one step, by name (logged to the CSV in this order).
 pub type Terms = Vec<(&'static str, f64)>;
 

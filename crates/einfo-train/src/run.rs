@@ -208,21 +208,8 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
     signal::install();
     let save = |method: &dyn Method, step: u64, epoch: u64, bie: usize| -> Result<PathBuf> {
         let (np, ap) = method.rng_positions();
-        let mut steps = Vec::new();
-        let path = checkpoint::save(
-            run_dir,
-            &TrainState { step, epoch, batch_in_epoch: bie, noise_pos: np.to_string(), augment_pos: ap.to_string(), optimiser_steps: vec![], prior: method.prior()? },
-            cfg.log.keep_checkpoints,
-            |dir| {
-                steps = method.save(dir)?;
-                Ok(())
-            },
-        )?;
-        // The optimiser step counts are known only after the tensors are written.
-        let mut st = checkpoint::load_state(&path)?;
-        st.optimiser_steps = steps;
-        write_text_atomic(&path.join("state.json"), &serde_json::to_string_pretty(&st).expect("serialises"))?;
-        Ok(path)
+        let state = TrainState { step, epoch, batch_in_epoch: bie, noise_pos: np.to_string(), augment_pos: ap.to_string(), optimiser_steps: vec![], prior: method.prior()? };
+        checkpoint::save(run_dir, state, cfg.log.keep_checkpoints, |dir| method.save(dir))
     };
 
     let mut last_ckpt: Option<(u64, PathBuf)> = checkpoint::latest(run_dir)?;

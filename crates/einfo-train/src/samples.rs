@@ -19,10 +19,9 @@ pub fn grid_noise(seed: u64, columns: usize, noise_dim: usize, device: &Device) 
 
 /// Images `(N, H, W, C)` in `[-1, 1]` → u8 tiles (first channel).
 pub fn to_tiles(images: &Tensor) -> Result<(Vec<Vec<u8>>, usize, usize)> {
-    let (n, h, w, c) = images.dims4()?;
+    let (n, h, w, _) = images.dims4()?;
     let first = images.narrow(3, 0, 1)?.reshape((n, h * w))?;
     let v: Vec<Vec<f32>> = ((first + 1.0)? * 127.5)?.clamp(0.0, 255.0)?.to_vec2()?;
-    let _ = c;
     Ok((v.into_iter().map(|r| r.into_iter().map(|p| p.round() as u8).collect()).collect(), h, w))
 }
 

@@ -69,8 +69,10 @@ pub fn run(cmd: DataCommand, mut opts: DataOptions) -> Result<()> {
             }
             for kind in kinds(&dataset)? {
                 let source = ensure(kind, &opts)?;
-                // Load once: verifies every checksum and parses every file.
-                let data = Dataset::load(kind, Part::All, &opts)?;
+                // Load once from the now complete cache (not importing --from again):
+                // verifies every checksum and parses every file.
+                let cached = DataOptions { from: None, ..opts.clone() };
+                let data = Dataset::load(kind, Part::All, &cached)?;
                 println!(
                     "{kind}: {} images, {}×{}, verified (sha256), in {} (from {source})",
                     data.len(),
