@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use einfo_train::eval::EvalOptions;
 
 #[derive(Parser)]
 #[command(name = "einfo", version, about = "Elastic-InfoGAN and its baselines on class-imbalanced data")]
@@ -25,6 +26,9 @@ enum Command {
     Data(commands::data::DataCommand),
     /// Train a preset (default: elastic on MNIST split 1) into a run directory.
     Train(commands::train::TrainArgs),
+    /// Train or resume a run to its budget, then evaluate it; does nothing when it is
+    /// finished (the command each ablation cell runs).
+    Cell(commands::train::TrainArgs),
     /// Continue a run from its newest checkpoint.
     Resume(commands::train::ResumeArgs),
     /// Write a sample grid of a run (row = code, column = fixed noise).
@@ -32,12 +36,15 @@ enum Command {
     /// Evaluate a run: ENT, NMI, prior RMSE, accuracies → <run>/metrics.json.
     Eval {
         run_dir: PathBuf,
-        /// Generated images per code.
-        #[arg(long, default_value_t = 1000)]
-        per_code: usize,
-        /// Seed of the evaluation noise.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Generated images per code (default: the run's eval.per_code, 1000).
+        #[arg(long)]
+        per_code: Option<usize>,
+        /// Seed of the evaluation noise (default: the run's eval.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Real images for the cluster accuracy, 0 = the whole split (default: the run's eval.real_images).
+        #[arg(long)]
+        real_images: Option<usize>,
         /// Classifier weights (default: the committed LeNet).
         #[arg(long)]
         classifier: Option<PathBuf>,
@@ -66,10 +73,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Data(cmd) => commands::data::run(cmd, opts),
         Command::Train(args) => commands::train::run(args, opts),
+        Command::Cell(args) => commands::train::cell(args, opts),
         Command::Resume(args) => commands::train::resume(args, opts),
         Command::Sample(args) => commands::train::sample(args),
         Command::Bench(cmd) => commands::train::bench(cmd),
-        Command::Eval { run_dir, per_code, seed, classifier } => commands::eval::eval(run_dir, per_code, seed, classifier, opts),
+        Command::Eval { run_dir, per_code, seed, real_images, classifier } => {
+            commands::eval::eval(run_dir, EvalOptions { per_code, seed, real_images, classifier }, opts)
+        }
         Command::Classifier(cmd) => commands::eval::classifier(cmd, opts),
     };
     match result {

@@ -26,6 +26,7 @@ pub struct Config {
     pub optim: OptimConfig,
     pub train: LoopConfig,
     pub log: LogConfig,
+    pub eval: EvalConfig,
     pub jointvae: JointVaeSettings,
 }
 
@@ -42,6 +43,7 @@ impl Default for Config {
             optim: OptimConfig::default(),
             train: LoopConfig::default(),
             log: LogConfig::default(),
+            eval: EvalConfig::default(),
             jointvae: JointVaeSettings::default(),
         }
     }
@@ -249,6 +251,28 @@ impl Default for LogConfig {
     }
 }
 
+/// The evaluation protocol of `method.md`, run during training (the convergence curve in
+/// `eval.csv`) and by `einfo eval` (`metrics.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Evaluate after every this many epochs of training (0: only at the end, by `einfo eval`).
+    pub every_epochs: u64,
+    /// Generated images per code classified by the evaluation LeNet.
+    pub per_code: usize,
+    /// Real images of the split for the cluster accuracy: at most this many, an evenly
+    /// strided subset of the split (0: all of them).
+    pub real_images: usize,
+    /// Seed of the evaluation noise (independent of training: evaluating never changes a run).
+    pub seed: u64,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig { every_epochs: 1, per_code: 1000, real_images: 0, seed: 0 }
+    }
+}
+
 /// JointVAE settings (Dupont 2018 for MNIST).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -350,6 +374,9 @@ impl Config {
         }
         if self.log.every_steps == 0 || self.log.checkpoint_every == 0 || self.log.keep_checkpoints == 0 || self.log.grid_columns == 0 {
             return bad("log.every_steps, log.checkpoint_every, log.keep_checkpoints and log.grid_columns must be at least 1".into());
+        }
+        if self.eval.per_code == 0 {
+            return bad("eval.per_code = 0: generate at least one image per code".into());
         }
         self.augment.to_augment().validate().map_err(|e| TrainError::Config(format!("augment: {e}")))?;
         self.net.validate().map_err(|e| TrainError::Config(format!("net: {e}")))?;

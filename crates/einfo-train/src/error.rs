@@ -18,6 +18,8 @@ pub enum TrainError {
     NotARun(PathBuf),
     #[error("non-finite loss at step {step}: {term} = {value}; the last good checkpoint is kept — lower the learning rate or the loss weights")]
     NonFinite { step: u64, term: String, value: f64 },
+    #[error("{}: interrupted; run the same command again to continue from the last checkpoint", .0.display())]
+    Interrupted(PathBuf),
     #[error("device '{0}' is not available: {1}")]
     Device(String, String),
     #[error(transparent)]

@@ -5,36 +5,39 @@
 //! normalisation), Hungarian matching; RMSE between the prior re-ordered by the matching
 //! and the split's true class frequencies; cluster accuracy of the model's code
 //! (Q's argmax, or JointVAE's encoder) on the split's real images.
+//!
+//! [`measure`] is the protocol on a model in memory (the training loop calls it on its
+//! schedule and appends a row to `eval.csv`, the run's convergence curve); [`evaluate`]
+//! runs it on a run's newest checkpoint and writes `metrics.json`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use einfo_data::{batch_of, DataOptions, DatasetKind};
-use einfo_metrics::{cluster_accuracy, ent, hungarian, nmi, prior_rmse, CountMatrix, NmiNorm};
+use candle_core::Device;
+use einfo_data::{batch_of, DataOptions, Dataset, DatasetKind, Split};
+use einfo_metrics::{cluster_accuracy, ent, hungarian, nmi, prior_rmse, CountMatrix, Matching, NmiNorm};
 use einfo_models::to_nhwc;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint;
 use crate::classifier::{committed_path, Classifier};
-use crate::config::{Config, ModelKind};
-use crate::error::{Result, TrainError};
+use crate::config::{Config, EvalConfig, ModelKind};
+use crate::error::{io_err, Result, TrainError};
+use crate::method::Method;
 use crate::noise::NoiseSource;
 use crate::run::{build_method, device_for, prepare_data, read_config};
 
 /// Stream of the evaluation noise.
 pub const EVAL_STREAM: u64 = 7777;
 
-#[derive(Debug, Clone)]
+/// Overrides of a run's `[eval]` settings for `einfo eval`.
+#[derive(Debug, Clone, Default)]
 pub struct EvalOptions {
-    pub per_code: usize,
-    pub seed: u64,
+    pub per_code: Option<usize>,
+    pub seed: Option<u64>,
+    pub real_images: Option<usize>,
     /// Classifier weights (default: the committed one for the run's data set).
     pub classifier: Option<PathBuf>,
-}
-
-impl Default for EvalOptions {
-    fn default() -> Self {
-        EvalOptions { per_code: 1000, seed: 0, classifier: None }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +46,22 @@ pub struct NmiReport {
     pub arithmetic: f64,
     pub max: f64,
     pub min: f64,
+}
+
+/// What one pass of the protocol measures on a model.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub count_matrix: CountMatrix,
+    pub ent: f64,
+    pub nmi: NmiReport,
+    pub matching: Matching,
+    /// The model's prior over codes (learned, fixed, or for JointVAE the frequency of its
+    /// inferred codes on the real images).
+    pub prior: Vec<f64>,
+    pub prior_rmse: f64,
+    pub real_cluster_accuracy: f64,
+    /// How many real images the cluster accuracy used.
+    pub real_images: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,44 +89,56 @@ pub struct EvalReport {
     pub prior_rmse: f64,
     /// Hungarian-matched accuracy of the model's code on the split's real images.
     pub real_cluster_accuracy: f64,
+    /// Real images used for it (all of the split unless `eval.real_images` limits it).
+    #[serde(default)]
+    pub real_images: usize,
     pub classifier_path: String,
     pub classifier_sha256: String,
     pub git_commit: Option<String>,
     pub config: Config,
 }
 
-fn git_commit() -> Option<String> {
+/// The commit of the working tree the binary runs in, if it is a git checkout.
+pub fn git_commit() -> Option<String> {
     let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Evaluate the newest checkpoint of a run and write `<run>/metrics.json`.
-pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> Result<EvalReport> {
-    let cfg = read_config(run_dir)?;
-    let (_, ckpt) = checkpoint::latest(run_dir)?
-        .ok_or_else(|| TrainError::Checkpoint { path: run_dir.into(), detail: "no checkpoint to evaluate: train or resume the run first".into() })?;
-    let state = checkpoint::load_state(&ckpt)?;
-    let device = device_for(&cfg.train.device)?;
-    let (data, split) = prepare_data(&cfg, data_opts)?;
-    let truth = split.frequencies();
-    let mut method = build_method(&cfg, &truth, &device)?;
-    method.load(&ckpt, &state.optimiser_steps)?;
+/// The evaluation classifier of a config's data set (the committed one unless `path`).
+pub fn load_classifier(cfg: &Config, path: Option<&Path>, device: &Device) -> Result<Classifier> {
     let kind: DatasetKind = cfg.data.dataset.parse()?;
-    let cls_path = opts.classifier.clone().unwrap_or_else(|| committed_path(kind));
-    let classifier = Classifier::load(&cls_path, None, &device)?;
-    if opts.per_code == 0 {
-        return Err(TrainError::Config("per_code must be at least 1".into()));
+    let path = path.map(Path::to_path_buf).unwrap_or_else(|| committed_path(kind));
+    if !path.is_file() {
+        return Err(TrainError::Config(format!(
+            "no evaluation classifier for {kind} at {}: train one with `einfo classifier train --dataset {kind}`, or set eval.every_epochs=0",
+            path.display()
+        )));
     }
+    Classifier::load(&path, None, device)
+}
 
+/// The split's real images the cluster accuracy uses: all, or an evenly strided subset.
+fn real_subset(split: &Split, limit: usize) -> Vec<u32> {
+    if limit == 0 || limit >= split.len() {
+        return split.indices.clone();
+    }
+    (0..limit).map(|i| split.indices[i * split.len() / limit]).collect()
+}
+
+/// The protocol on a model in memory (evaluation mode; touches none of the training RNGs).
+pub fn measure(method: &dyn Method, model: ModelKind, data: &Dataset, split: &Split, classifier: &Classifier, settings: &EvalConfig, device: &Device) -> Result<Measurement> {
+    if settings.per_code == 0 {
+        return Err(TrainError::Config("eval.per_code must be at least 1".into()));
+    }
     // Generated images → predicted classes.
     let k = method.num_codes();
-    let mut noise = NoiseSource::new(opts.seed, EVAL_STREAM);
+    let mut noise = NoiseSource::new(settings.seed, EVAL_STREAM);
     let (mut codes, mut preds) = (Vec::new(), Vec::new());
     for code in 0..k as u32 {
-        let mut left = opts.per_code;
+        let mut left = settings.per_code;
         while left > 0 {
             let n = left.min(500);
-            let z = noise.normal(n, method.noise_dim(), &device)?;
+            let z = noise.normal(n, method.noise_dim(), device)?;
             let images = method.generate(&vec![code; n], &z)?;
             preds.extend(classifier.predict(&images)?.into_iter().map(|p| p as usize));
             codes.extend(std::iter::repeat_n(code as usize, n));
@@ -118,22 +149,78 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
     let matching = hungarian(&m)?;
 
     // Real images → the model's codes.
-    let mut real_codes = Vec::with_capacity(split.len());
-    for chunk in split.indices.chunks(500) {
-        let b = batch_of(&data, chunk, &device)?;
+    let real = real_subset(split, settings.real_images);
+    let mut real_codes = Vec::with_capacity(real.len());
+    for chunk in real.chunks(500) {
+        let b = batch_of(data, chunk, device)?;
         real_codes.extend(method.infer_codes(&to_nhwc(&b.images)?)?.into_iter().map(|c| c as usize));
     }
-    let labels: Vec<usize> = split.indices.iter().map(|&i| data.labels[i as usize] as usize).collect();
+    let labels: Vec<usize> = real.iter().map(|&i| data.labels[i as usize] as usize).collect();
     let real_acc = cluster_accuracy(&real_codes, &labels, k, data.num_classes)?;
-    let prior = if cfg.model == ModelKind::Jointvae {
+    let prior = if model == ModelKind::Jointvae {
         let mut counts = vec![0.0; k];
         real_codes.iter().for_each(|&c| counts[c] += 1.0);
         counts.iter().map(|c| c / real_codes.len() as f64).collect()
     } else {
         method.prior()?
     };
-    let rmse = prior_rmse(&prior, &truth, &matching)?;
+    let rmse = prior_rmse(&prior, &split.frequencies(), &matching)?;
     let n = |norm| nmi(&m, norm);
+    Ok(Measurement {
+        ent: ent(&m)?,
+        nmi: NmiReport { geometric: n(NmiNorm::Geometric)?, arithmetic: n(NmiNorm::Arithmetic)?, max: n(NmiNorm::Max)?, min: n(NmiNorm::Min)? },
+        count_matrix: m,
+        matching,
+        prior,
+        prior_rmse: rmse,
+        real_cluster_accuracy: real_acc,
+        real_images: real.len(),
+    })
+}
+
+/// Header of `eval.csv`, the convergence curve of a run.
+pub const CURVE_HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy";
+
+/// Append a measurement to `<run>/eval.csv` (once per step: a row for `step` already there is kept).
+pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> Result<()> {
+    let path = run_dir.join("eval.csv");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    if text.lines().skip(1).any(|l| l.split(',').next() == Some(step.to_string().as_str())) {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+    let mut out = String::new();
+    if text.is_empty() {
+        out.push_str(CURVE_HEADER);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{step},{epoch},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
+        m.ent, m.nmi.geometric, m.nmi.arithmetic, m.matching.accuracy, m.prior_rmse, m.real_cluster_accuracy
+    ));
+    f.write_all(out.as_bytes()).map_err(io_err(&path))?;
+    Ok(())
+}
+
+/// Evaluate the newest checkpoint of a run: write `<run>/metrics.json` and add the point
+/// to `<run>/eval.csv`.
+pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> Result<EvalReport> {
+    let cfg = read_config(run_dir)?;
+    let (_, ckpt) = checkpoint::latest(run_dir)?
+        .ok_or_else(|| TrainError::Checkpoint { path: run_dir.into(), detail: "no checkpoint to evaluate: train or resume the run first".into() })?;
+    let state = checkpoint::load_state(&ckpt)?;
+    let mut settings = cfg.eval.clone();
+    settings.per_code = opts.per_code.unwrap_or(settings.per_code);
+    settings.seed = opts.seed.unwrap_or(settings.seed);
+    settings.real_images = opts.real_images.unwrap_or(settings.real_images);
+    let device = device_for(&cfg.train.device)?;
+    let classifier = load_classifier(&cfg, opts.classifier.as_deref(), &device)?;
+    let (data, split) = prepare_data(&cfg, data_opts)?;
+    let truth = split.frequencies();
+    let mut method = build_method(&cfg, &truth, &device)?;
+    method.load(&ckpt, &state.optimiser_steps)?;
+    let m = measure(method.as_ref(), cfg.model, &data, &split, &classifier, &settings, &device)?;
+    append_curve(run_dir, state.step, state.epoch, &m)?;
     let report = EvalReport {
         method: cfg.method.clone(),
         step: state.step,
@@ -142,18 +229,19 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
         split_seed: split.seed,
         split_indices_sha256: split.indices_hash(),
         train_seed: cfg.train.seed,
-        eval_seed: opts.seed,
-        per_code: opts.per_code,
-        count_matrix: m.to_rows(),
-        ent: ent(&m)?,
-        nmi: NmiReport { geometric: n(NmiNorm::Geometric)?, arithmetic: n(NmiNorm::Arithmetic)?, max: n(NmiNorm::Max)?, min: n(NmiNorm::Min)? },
-        code_to_class: matching.code_to_class.clone(),
-        generated_accuracy: matching.accuracy,
-        prior,
+        eval_seed: settings.seed,
+        per_code: settings.per_code,
+        count_matrix: m.count_matrix.to_rows(),
+        ent: m.ent,
+        nmi: m.nmi,
+        code_to_class: m.matching.code_to_class.clone(),
+        generated_accuracy: m.matching.accuracy,
+        prior: m.prior,
         true_frequencies: truth,
-        prior_rmse: rmse,
-        real_cluster_accuracy: real_acc,
-        classifier_path: cls_path.display().to_string(),
+        prior_rmse: m.prior_rmse,
+        real_cluster_accuracy: m.real_cluster_accuracy,
+        real_images: m.real_images,
+        classifier_path: classifier.path.display().to_string(),
         classifier_sha256: classifier.sha256.clone(),
         git_commit: git_commit(),
         config: cfg,

@@ -6,6 +6,7 @@
 
 pub mod adam;
 pub mod bench;
+pub mod cell;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;

@@ -3,7 +3,8 @@
 //!
 //! A run directory holds everything of one result:
 //! `config.toml` (resolved, written before the first step), `split.json`, `log.csv`,
-//! `grids/epoch-NNN.png`, `samples.png`, `checkpoints/step-NNNNNNNN/`.
+//! `grids/epoch-NNN.png`, `eval.csv` (the evaluation protocol every `eval.every_epochs`),
+//! `samples.png`, `checkpoints/step-NNNNNNNN/`, and after `einfo eval`, `metrics.json`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, TrainState};
 use crate::config::{Config, ModelKind};
 use crate::error::{io_err, Result, TrainError};
+use crate::eval::{append_curve, load_classifier, measure};
 use crate::infogan::InfoGanMethod;
 use crate::jointvae::JointVaeMethod;
 use crate::method::Method;
@@ -112,6 +114,20 @@ fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Steps a config's budget allows on a split of `split_len` images (drop-last batches).
+pub fn total_steps(cfg: &Config, split_len: usize) -> u64 {
+    let bpe = (split_len / cfg.train.batch_size) as u64;
+    (cfg.train.epochs * bpe).min(cfg.train.max_steps.unwrap_or(u64::MAX))
+}
+
+/// Number of images in the split a config names, without loading any data.
+pub fn split_len(cfg: &Config) -> Result<usize> {
+    Ok(match &cfg.data.counts {
+        Some(c) => c.iter().sum(),
+        None => einfo_data::mnist_split(cfg.data.split)?.total(),
+    })
+}
+
 /// Start a new run in `run_dir`.
 pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
     cfg.validate()?;
@@ -167,6 +183,7 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
     };
     write_text_atomic(&run_dir.join("split.json"), &serde_json::to_string_pretty(&record).expect("serialises"))?;
     let mut method = build_method(cfg, &record.frequencies, &device)?;
+    let classifier = if cfg.eval.every_epochs > 0 { Some(load_classifier(cfg, None, &device)?) } else { None };
 
     let batcher = Batcher::new(&data, &split.indices, cfg.train.batch_size, cfg.train.seed)?;
     let bpe = batcher.batches_per_epoch() as u64;
@@ -179,8 +196,10 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
         method.set_rng_positions(checkpoint::parse_pos(&st.noise_pos, ckpt)?, checkpoint::parse_pos(&st.augment_pos, ckpt)?);
         (step, epoch, batch_in_epoch) = (st.step, st.epoch, st.batch_in_epoch);
         truncate_log(&log_path, step)?;
-    } else if log_path.exists() {
+        truncate_log(&run_dir.join("eval.csv"), step)?;
+    } else {
         truncate_log(&log_path, 0)?;
+        truncate_log(&run_dir.join("eval.csv"), 0)?;
     }
 
     let k = method.num_codes();
@@ -257,6 +276,16 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
             write_grid(method.as_ref(), &grid_z, None, &grids.join(format!("epoch-{:03}.png", epoch + 1)))?;
             epoch += 1;
             batch_in_epoch = 0;
+            if let Some(c) = classifier.as_ref().filter(|_| epoch % cfg.eval.every_epochs == 0) {
+                let m = measure(method.as_ref(), cfg.model, &data, &split, c, &cfg.eval, &device)?;
+                append_curve(run_dir, step, epoch, &m)?;
+                pb.suspend(|| {
+                    eprintln!(
+                        "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3}",
+                        cfg.method, m.ent, m.nmi.geometric, m.prior_rmse, m.real_cluster_accuracy
+                    )
+                });
+            }
         }
     }
     pb.finish_and_clear();

@@ -64,14 +64,14 @@ pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
     }
 }
 
-pub fn eval(run_dir: PathBuf, per_code: usize, seed: u64, classifier: Option<PathBuf>, opts: DataOptions) -> Result<()> {
-    let r = evaluate(&run_dir, &EvalOptions { per_code, seed, classifier }, &opts)?;
+pub fn eval(run_dir: PathBuf, eval: EvalOptions, opts: DataOptions) -> Result<()> {
+    let r = evaluate(&run_dir, &eval, &opts)?;
     println!("{} ({}, step {}, epoch {}):", run_dir.display(), r.method, r.step, r.epoch);
     println!("  ENT                 {:.4}", r.ent);
     println!("  NMI geometric       {:.4}   (arithmetic {:.4})", r.nmi.geometric, r.nmi.arithmetic);
     println!("  prior RMSE          {:.4}", r.prior_rmse);
     println!("  generated accuracy  {:.4}", r.generated_accuracy);
-    println!("  real cluster acc.   {:.4}", r.real_cluster_accuracy);
+    println!("  real cluster acc.   {:.4}   ({} real images)", r.real_cluster_accuracy, r.real_images);
     println!("  classifier          {} (sha256 {})", r.classifier_path, &r.classifier_sha256[..16]);
     println!("  written to {}", run_dir.join("metrics.json").display());
     Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use einfo_data::DataOptions;
-use einfo_train::{presets, run, Config, RunOptions, RunSummary};
+use einfo_train::{cell, presets, run, Config, RunOptions, RunSummary};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -79,15 +79,44 @@ fn report(s: &RunSummary) {
     }
 }
 
+fn default_out(cfg: &Config) -> PathBuf {
+    let split = cfg.data.counts.as_ref().map_or(format!("split{}", cfg.data.split), |_| "custom".into());
+    PathBuf::from(format!("runs/{}-{split}-seed{}", cfg.method, cfg.train.seed))
+}
+
 pub fn run(args: TrainArgs, opts: DataOptions) -> Result<()> {
     let cfg = args.config()?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let split = cfg.data.counts.as_ref().map_or(format!("split{}", cfg.data.split), |_| "custom".into());
-        PathBuf::from(format!("runs/{}-{split}-seed{}", cfg.method, cfg.train.seed))
-    });
+    let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
     eprintln!("einfo: training {} on {} split {} (seed {}) for {} epoch(s) into {}", cfg.method, cfg.data.dataset, cfg.data.split, cfg.train.seed, cfg.train.epochs, out.display());
     let s = run::train(&cfg, &out, &RunOptions { data: opts, progress: !args.quiet, force: args.force })?;
     report(&s);
+    Ok(())
+}
+
+/// `einfo cell`: train or resume to the budget, then evaluate; nothing to do when finished.
+pub fn cell(args: TrainArgs, opts: DataOptions) -> Result<()> {
+    if args.force {
+        bail!("einfo cell never overwrites: remove the run directory instead of passing --force");
+    }
+    let cfg = args.config()?;
+    let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
+    let t0 = std::time::Instant::now();
+    match cell::run_cell(&cfg, &out, &RunOptions { data: opts, progress: !args.quiet, force: false })? {
+        cell::CellOutcome::AlreadyFinished => println!("{}: already finished and evaluated", out.display()),
+        cell::CellOutcome::Ran { from_step, report: r } => {
+            let how = if from_step > 0 { format!("resumed from step {from_step}") } else { "trained".into() };
+            println!(
+                "{}: {how} to step {} in {:.0} s; ENT {:.4}, NMI {:.4}, prior RMSE {:.4}, real cluster acc. {:.4}",
+                out.display(),
+                r.step,
+                t0.elapsed().as_secs_f64(),
+                r.ent,
+                r.nmi.geometric,
+                r.prior_rmse,
+                r.real_cluster_accuracy
+            );
+        }
+    }
     Ok(())
 }
 

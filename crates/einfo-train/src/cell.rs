@@ -1,0 +1,105 @@
+//! One cell of an experiment matrix, run to completion idempotently: the unit both
+//! ablation launchers (local processes, Slurm array tasks) execute, as `einfo cell`.
+//!
+//! Given a resolved config and a run directory:
+//! - nothing there (or a directory killed before its first checkpoint): train from scratch;
+//! - a run of the same config with checkpoints: resume it to the config's budget (a larger
+//!   budget than the run had is allowed; every other field must match);
+//! - a finished run with `metrics.json` for its final step: nothing to do.
+//!
+//! and then evaluate it (`metrics.json`, the last point of `eval.csv`).
+
+use std::path::Path;
+
+use crate::checkpoint;
+use crate::config::Config;
+use crate::error::{Result, TrainError};
+use crate::eval::{evaluate, EvalOptions, EvalReport};
+use crate::run::{read_config, resume, split_len, total_steps, train, RunOptions};
+
+/// How far a cell's run directory has got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CellState {
+    /// No run there yet.
+    Pending,
+    /// Trained to `step` of `total` steps (a checkpoint exists), not evaluated at its budget.
+    Partial { step: u64, total: u64 },
+    /// Trained to its budget and evaluated.
+    Finished { step: u64 },
+}
+
+/// The same experiment with the budget fields (epochs, max_steps) set equal.
+fn same_experiment(a: &Config, b: &Config) -> bool {
+    let mut b = b.clone();
+    b.train.epochs = a.train.epochs;
+    b.train.max_steps = a.train.max_steps;
+    *a == b
+}
+
+/// Where the cell in `dir` stands for `cfg`'s budget.
+pub fn cell_state(cfg: &Config, dir: &Path) -> Result<CellState> {
+    if !dir.join("config.toml").is_file() {
+        return Ok(CellState::Pending);
+    }
+    let total = total_steps(cfg, split_len(cfg)?);
+    let Some((step, _)) = checkpoint::latest(dir)? else { return Ok(CellState::Pending) };
+    let metrics = std::fs::read_to_string(dir.join("metrics.json")).ok().and_then(|t| serde_json::from_str::<EvalReport>(&t).ok());
+    match metrics {
+        Some(m) if step == total && m.step == total && same_experiment(cfg, &m.config) => Ok(CellState::Finished { step }),
+        _ => Ok(CellState::Partial { step, total }),
+    }
+}
+
+/// What [`run_cell`] did.
+#[derive(Debug, Clone)]
+pub enum CellOutcome {
+    /// Already finished: nothing was run.
+    AlreadyFinished,
+    /// Trained (from scratch or resumed from `from_step`) and evaluated.
+    Ran { from_step: u64, report: Box<EvalReport> },
+}
+
+/// Train or resume the run in `dir` to `cfg`'s budget, then evaluate it.
+pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutcome> {
+    cfg.validate()?;
+    let state = cell_state(cfg, dir)?;
+    if dir.join("config.toml").is_file() {
+        let existing = read_config(dir)?;
+        if !same_experiment(cfg, &existing) {
+            return Err(TrainError::Config(format!(
+                "{} holds a run of a different configuration: remove it, or run this cell elsewhere",
+                dir.display()
+            )));
+        }
+    }
+    let from_step = match state {
+        CellState::Finished { .. } => return Ok(CellOutcome::AlreadyFinished),
+        CellState::Partial { step, .. } => step,
+        CellState::Pending => 0,
+    };
+    let summary = if from_step > 0 {
+        let mut budget = vec![format!("train.epochs={}", cfg.train.epochs)];
+        if let Some(s) = cfg.train.max_steps {
+            budget.push(format!("train.max_steps={s}"));
+        }
+        resume_to(dir, cfg, &budget, opts)?
+    } else {
+        train(cfg, dir, &RunOptions { force: true, ..opts.clone() })?
+    };
+    if summary.interrupted {
+        return Err(TrainError::Interrupted(dir.into()));
+    }
+    let report = evaluate(dir, &EvalOptions::default(), &opts.data)?;
+    Ok(CellOutcome::Ran { from_step, report: Box::new(report) })
+}
+
+/// Resume with the cell's budget written into the run's config (a budget without
+/// `max_steps` also clears one the run had).
+fn resume_to(dir: &Path, cfg: &Config, sets: &[String], opts: &RunOptions) -> Result<crate::run::RunSummary> {
+    let mut existing = read_config(dir)?;
+    if existing.train.max_steps.is_some() && cfg.train.max_steps.is_none() {
+        existing.train.max_steps = None;
+        einfo_data::source::write_atomic(&dir.join("config.toml"), existing.to_toml().as_bytes())?;
+    }
+    resume(dir, sets, opts)
+}
