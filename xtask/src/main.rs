@@ -1,1 +1,209 @@
-fn main() { eprintln!("xtask: no tasks yet (run-ablations lands with the ablation issue)"); std::process::exit(2); }
+//! `cargo xtask …`: the ablation matrix (run, status, aggregate), thin over `einfo-ablation`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use einfo_ablation::local::{freeze_binary, run_local, sibling_einfo, LocalOptions};
+use einfo_ablation::manifest::{now_unix, Launch, Manifest};
+use einfo_ablation::status::{statuses, Status};
+use einfo_ablation::{Matrix, Profile};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "einfo's ablation matrix: run it, watch it, aggregate it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run methods × splits × seeds, one run directory per cell; finished cells are
+    /// skipped, interrupted ones resumed.
+    RunAblations(RunArgs),
+    /// Where each cell of the last launch into a root stands.
+    AblationsStatus {
+        #[arg(long, default_value = "runs/ablations")]
+        root: PathBuf,
+    },
+    /// Tables (markdown, CSV) and pictures from the evaluated cells under a root.
+    Aggregate {
+        #[arg(long, default_value = "runs/ablations")]
+        root: PathBuf,
+        /// Name of the results (`<out>/<name>.md`, `.csv`, `<name>/`).
+        #[arg(long, default_value = "ablations")]
+        name: String,
+        #[arg(long, default_value = "experiments/results")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Budget profile: smoke (CI: 3 steps, split 1), cpu (3 epochs, splits 1-3),
+    /// paper (200 epochs, 50 splits, cuda).
+    #[arg(long, default_value = "cpu")]
+    profile: String,
+    /// Methods (presets), comma-separated (default: the seven of the paper's table).
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
+    /// Splits, comma-separated (default: the profile's).
+    #[arg(long, value_delimiter = ',')]
+    splits: Vec<usize>,
+    /// Training seeds, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    seeds: Vec<u64>,
+    /// Epochs per cell (overrides the profile's).
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Step cap per cell (overrides the profile's).
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// cpu, cuda, cuda:N or metal (GPU ones build einfo with the matching feature).
+    #[arg(long)]
+    device: Option<String>,
+    /// Root of the cells' run directories.
+    #[arg(long, default_value = "runs/ablations")]
+    root: PathBuf,
+    /// Run only these cells (ids like elastic/split1/seed0; repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Cells side by side.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Threads per cell (default: cores / jobs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the cells and their commands, run nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn matrix(a: &RunArgs) -> Result<Matrix> {
+    let profile: Profile = a.profile.parse()?;
+    let mut budget = profile.budget();
+    if let Some(e) = a.epochs {
+        budget.epochs = e;
+        budget.max_steps = None;
+    }
+    if let Some(s) = a.max_steps {
+        budget.max_steps = Some(s);
+    }
+    if let Some(d) = &a.device {
+        budget.device = d.clone();
+    }
+    let m = Matrix {
+        root: a.root.clone(),
+        methods: if a.methods.is_empty() { einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect() } else { a.methods.clone() },
+        splits: if a.splits.is_empty() { profile.splits() } else { a.splits.clone() },
+        seeds: a.seeds.clone(),
+        budget,
+    };
+    m.validate()?;
+    Ok(m)
+}
+
+/// Build the einfo binary (release, with the device's feature) next to this one.
+fn build_einfo(device: &str) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "-p", "einfo-cli"]);
+    if device.starts_with("cuda") {
+        cmd.args(["--features", "cuda"]);
+    } else if device == "metal" {
+        cmd.args(["--features", "metal"]);
+    }
+    let st = cmd.status().context("running cargo build")?;
+    if !st.success() {
+        bail!("building einfo failed");
+    }
+    Ok(sibling_einfo(&std::env::current_exe()?))
+}
+
+fn git_commit() -> Option<String> {
+    einfo_train::eval::git_commit()
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+fn run_ablations(a: RunArgs) -> Result<()> {
+    let m = matrix(&a)?;
+    let cells = m.select(&a.only)?;
+    if a.dry_run {
+        for c in &cells {
+            println!("{}: einfo {}", c.id(), m.cell_args(c).join(" "));
+        }
+        return Ok(());
+    }
+    let todo = einfo_ablation::local::unfinished(&m, &cells)?;
+    println!("{} cell(s) in the matrix, {} to run (profile {}, {} epoch(s){})", cells.len(), todo.len(), a.profile, m.budget.epochs, m.budget.max_steps.map_or(String::new(), |s| format!(", ≤ {s} steps")));
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let commit = git_commit().unwrap_or_else(|| "unknown".into());
+    let einfo = freeze_binary(&build_einfo(&m.budget.device)?, &m.root, &commit)?;
+    Manifest::record(
+        &m.root,
+        Launch { launcher: "local".into(), command: command_line(), git_commit: Some(commit.clone()), unix_time: now_unix(), matrix: m.clone(), cells: todo.iter().map(|c| c.id()).collect(), slurm_job: None },
+    )?;
+    let env = vec![("EINFO_GIT_COMMIT".to_string(), commit)];
+    let report = run_local(&m, &cells, &LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env })?;
+    println!("{} finished, {} skipped, {} failed", report.finished.len(), report.skipped.len(), report.failed.len());
+    if !report.failed.is_empty() {
+        return Err(einfo_ablation::AblationError::CellsFailed(report.failed).into());
+    }
+    Ok(())
+}
+
+fn status(root: PathBuf) -> Result<()> {
+    let manifest = Manifest::load(&root)?;
+    let Some(last) = manifest.launches.last() else { bail!("{} has no matrix.json: nothing was launched there", root.display()) };
+    let cells = last.matrix.cells();
+    let st = statuses(&last.matrix, &cells, &BTreeMap::new())?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (c, s) in &st {
+        *counts.entry(s.label()).or_default() += 1;
+        let detail = match s {
+            Status::Finished { step } => format!("step {step}"),
+            Status::Interrupted { step, total } => format!("step {step} of {total}"),
+            Status::Failed { step, .. } => format!("at step {step}"),
+            _ => String::new(),
+        };
+        println!("{:<34} {:<11} {detail}", c.id(), s.label());
+        if let Status::Failed { tail, .. } = s {
+            for l in tail.lines() {
+                println!("    | {l}");
+            }
+        }
+    }
+    println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Cmd::RunAblations(a) => run_ablations(a),
+        Cmd::AblationsStatus { root } => status(root),
+        Cmd::Aggregate { root, name, out } => {
+            einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line()).map(|w| {
+                println!("{} cell(s) → {} and {}", w.cells, w.markdown.display(), w.csv.display());
+                if !w.not_included.is_empty() {
+                    println!("not included (unfinished): {}", w.not_included.join(", "));
+                }
+            }).map_err(Into::into)
+        }
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

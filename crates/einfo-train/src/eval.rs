@@ -98,10 +98,17 @@ pub struct EvalReport {
     pub config: Config,
 }
 
-/// The commit of the working tree the binary runs in, if it is a git checkout.
+/// The commit the results are produced at: `$EINFO_GIT_COMMIT` when a launcher pinned it
+/// (it runs a copy of the binary built at that commit), else the working tree's `HEAD`,
+/// with `-dirty` when tracked files differ from it.
 pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    if let Ok(c) = std::env::var("EINFO_GIT_COMMIT") {
+        return Some(c);
+    }
+    let git = |args: &[&str]| std::process::Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let head = git(&["rev-parse", "HEAD"])?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
 /// The evaluation classifier of a config's data set (the committed one unless `path`).

@@ -1,0 +1,294 @@
+//! `cargo xtask aggregate`: evaluated cells → one row per method (mean ± population std
+//! over splits and seeds) in `<out>/<name>.md` and `.csv`, the per-cell numbers in
+//! `<out>/<name>/cells.csv`, each cell's `metrics.json` and `eval.csv` copied to
+//! `<out>/<name>/cells/`, and the pictures of [`crate::plots`].
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use einfo_metrics::MeanStd;
+use einfo_train::presets::NAMES;
+use serde::Serialize;
+
+use crate::collect::{collect, CellResult};
+use crate::error::{io_err, AblationError, Result};
+use crate::manifest::Manifest;
+
+/// One row of the table: a method under one budget.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub method: String,
+    pub epochs: u64,
+    pub max_steps: Option<u64>,
+    pub cells: usize,
+    pub splits: Vec<usize>,
+    pub ent: MeanStd,
+    pub nmi_geometric: MeanStd,
+    pub nmi_arithmetic: MeanStd,
+    pub prior_rmse: MeanStd,
+    pub real_cluster_accuracy: MeanStd,
+    pub generated_accuracy: MeanStd,
+}
+
+/// Presets in the paper's order first, then anything else by name.
+pub fn method_order(m: &str) -> (usize, String) {
+    (NAMES.iter().position(|n| *n == m).unwrap_or(NAMES.len()), m.to_string())
+}
+
+fn ms(results: &[&CellResult], f: impl Fn(&CellResult) -> f64) -> MeanStd {
+    MeanStd::of(&results.iter().map(|r| f(r)).collect::<Vec<_>>()).expect("a row has at least one cell")
+}
+
+/// Group evaluated cells into rows by (method, budget).
+pub fn rows(results: &[CellResult]) -> Vec<Row> {
+    let mut keys: Vec<(String, u64, Option<u64>)> = results
+        .iter()
+        .map(|r| (r.cell.method.clone(), r.report.config.train.epochs, r.report.config.train.max_steps))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    keys.sort_by_key(|(m, e, s)| (method_order(m), *e, *s));
+    keys.into_iter()
+        .map(|(method, epochs, max_steps)| {
+            let rs: Vec<&CellResult> = results
+                .iter()
+                .filter(|r| r.cell.method == method && r.report.config.train.epochs == epochs && r.report.config.train.max_steps == max_steps)
+                .collect();
+            Row {
+                cells: rs.len(),
+                splits: rs.iter().map(|r| r.cell.split).collect::<BTreeSet<_>>().into_iter().collect(),
+                ent: ms(&rs, |r| r.report.ent),
+                nmi_geometric: ms(&rs, |r| r.report.nmi.geometric),
+                nmi_arithmetic: ms(&rs, |r| r.report.nmi.arithmetic),
+                prior_rmse: ms(&rs, |r| r.report.prior_rmse),
+                real_cluster_accuracy: ms(&rs, |r| r.report.real_cluster_accuracy),
+                generated_accuracy: ms(&rs, |r| r.report.generated_accuracy),
+                method,
+                epochs,
+                max_steps,
+            }
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+struct RowCsv<'a> {
+    method: &'a str,
+    epochs: u64,
+    max_steps: Option<u64>,
+    cells: usize,
+    splits: String,
+    ent_mean: f64,
+    ent_std: f64,
+    nmi_geometric_mean: f64,
+    nmi_geometric_std: f64,
+    nmi_arithmetic_mean: f64,
+    nmi_arithmetic_std: f64,
+    prior_rmse_mean: f64,
+    prior_rmse_std: f64,
+    real_cluster_accuracy_mean: f64,
+    real_cluster_accuracy_std: f64,
+    generated_accuracy_mean: f64,
+    generated_accuracy_std: f64,
+}
+
+#[derive(Serialize)]
+struct CellCsv<'a> {
+    method: &'a str,
+    split: usize,
+    seed: u64,
+    epochs: u64,
+    step: u64,
+    ent: f64,
+    nmi_geometric: f64,
+    nmi_arithmetic: f64,
+    prior_rmse: f64,
+    real_cluster_accuracy: f64,
+    generated_accuracy: f64,
+    git_commit: &'a str,
+}
+
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> AblationError + '_ {
+    move |e| AblationError::File { path: path.into(), detail: e.to_string() }
+}
+
+fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+    for r in rows {
+        w.serialize(r).map_err(csv_err(path))?;
+    }
+    w.flush().map_err(io_err(path))
+}
+
+/// Files an aggregation wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub markdown: PathBuf,
+    pub csv: PathBuf,
+    pub cells: usize,
+    pub not_included: Vec<String>,
+}
+
+/// Aggregate the matrix under `root` into `out_dir/<name>.{md,csv}` and `out_dir/<name>/`.
+/// `command` is how the aggregation was invoked (written into the report).
+pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Result<Written> {
+    if name.is_empty() || name.contains('/') {
+        return Err(AblationError::Invalid(format!("--name '{name}': give a plain file name")));
+    }
+    let (mut results, not_included) = collect(root)?;
+    if results.is_empty() {
+        return Err(AblationError::Invalid(format!("no evaluated cells under {}: run or finish `cargo xtask run-ablations` first", root.display())));
+    }
+    results.sort_by_key(|r| (method_order(&r.cell.method), r.cell.split, r.cell.seed));
+    let rows = rows(&results);
+    let dir = out_dir.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+    }
+    std::fs::create_dir_all(dir.join("cells")).map_err(io_err(&dir))?;
+
+    let csv_path = out_dir.join(format!("{name}.csv"));
+    write_csv(
+        &csv_path,
+        rows.iter().map(|r| RowCsv {
+            method: &r.method,
+            epochs: r.epochs,
+            max_steps: r.max_steps,
+            cells: r.cells,
+            splits: r.splits.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
+            ent_mean: r.ent.mean,
+            ent_std: r.ent.std,
+            nmi_geometric_mean: r.nmi_geometric.mean,
+            nmi_geometric_std: r.nmi_geometric.std,
+            nmi_arithmetic_mean: r.nmi_arithmetic.mean,
+            nmi_arithmetic_std: r.nmi_arithmetic.std,
+            prior_rmse_mean: r.prior_rmse.mean,
+            prior_rmse_std: r.prior_rmse.std,
+            real_cluster_accuracy_mean: r.real_cluster_accuracy.mean,
+            real_cluster_accuracy_std: r.real_cluster_accuracy.std,
+            generated_accuracy_mean: r.generated_accuracy.mean,
+            generated_accuracy_std: r.generated_accuracy.std,
+        }),
+    )?;
+    write_csv(
+        &dir.join("cells.csv"),
+        results.iter().map(|r| CellCsv {
+            method: &r.cell.method,
+            split: r.cell.split,
+            seed: r.cell.seed,
+            epochs: r.report.config.train.epochs,
+            step: r.report.step,
+            ent: r.report.ent,
+            nmi_geometric: r.report.nmi.geometric,
+            nmi_arithmetic: r.report.nmi.arithmetic,
+            prior_rmse: r.report.prior_rmse,
+            real_cluster_accuracy: r.report.real_cluster_accuracy,
+            generated_accuracy: r.report.generated_accuracy,
+            git_commit: r.report.git_commit.as_deref().unwrap_or("unknown"),
+        }),
+    )?;
+    for r in &results {
+        let to = dir.join("cells").join(r.cell.id().replace('/', "-"));
+        std::fs::create_dir_all(&to).map_err(io_err(&to))?;
+        for f in ["metrics.json", "eval.csv"] {
+            if r.dir.join(f).exists() {
+                std::fs::copy(r.dir.join(f), to.join(f)).map_err(io_err(r.dir.join(f)))?;
+            }
+        }
+    }
+    let pictures = crate::plots::draw_all(&results, &dir)?;
+    let md_path = out_dir.join(format!("{name}.md"));
+    let md = markdown(name, root, command, &results, &rows, &not_included, &pictures)?;
+    std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
+    Ok(Written { markdown: md_path, csv: csv_path, cells: results.len(), not_included })
+}
+
+fn markdown(name: &str, root: &Path, command: &str, results: &[CellResult], rows: &[Row], not_included: &[String], pictures: &[(String, String)]) -> Result<String> {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Ablation results: `{name}`\n");
+    let _ = writeln!(s, "Generated by `{command}` from the run directories under `{}`; do not edit by hand.\n", root.display());
+    let manifest = Manifest::load(root)?;
+    if !manifest.launches.is_empty() {
+        let _ = writeln!(s, "Launches into that root (from its `matrix.json`):\n");
+        for l in &manifest.launches {
+            let commit = l.git_commit.as_deref().map_or("unknown".to_string(), |c| c[..c.len().min(12)].to_string());
+            let job = l.slurm_job.as_deref().map_or(String::new(), |j| format!(", Slurm job {j}"));
+            let _ = writeln!(s, "- `{}` ({} launcher, commit {commit}{job}, {} cell(s) to run)", l.command, l.launcher, l.cells.len());
+        }
+        s.push('\n');
+    }
+    let commits: BTreeSet<&str> = results.iter().map(|r| r.report.git_commit.as_deref().unwrap_or("unknown")).collect();
+    let classifiers: BTreeSet<&str> = results.iter().map(|r| &r.report.classifier_sha256[..r.report.classifier_sha256.len().min(16)]).collect();
+    let evals: BTreeSet<String> = results
+        .iter()
+        .map(|r| {
+            let real = if r.report.real_images == 0 { "all".into() } else { r.report.real_images.to_string() };
+            format!("{} generated images per code (eval seed {}), {real} real images", r.report.per_code, r.report.eval_seed)
+        })
+        .collect();
+    let split_seeds: BTreeSet<u64> = results.iter().map(|r| r.report.split_seed).collect();
+    let _ = writeln!(s, "- Cells: {} evaluated at the end of their budget{}", results.len(), if not_included.is_empty() { String::new() } else { format!("; not included (unfinished): {}", not_included.join(", ")) });
+    let _ = writeln!(s, "- Commits the cells were trained and evaluated at: {}", commits.into_iter().map(|c| format!("`{}`", &c[..c.len().min(12)])).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(s, "- Evaluation: {}; LeNet sha256 {}", evals.into_iter().collect::<Vec<_>>().join("; "), classifiers.into_iter().map(|c| format!("`{c}…`")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(s, "- Split draw seed(s): {}\n", split_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
+
+    let _ = writeln!(s, "Mean ± population std over cells (splits × seeds). ENT and prior RMSE: lower is better; NMI and accuracies: higher is better.\n");
+    let _ = writeln!(s, "| method | budget | cells | splits | ENT ↓ | NMI ↑ | NMI (arith.) ↑ | prior RMSE ↓ | cluster acc. (real) ↑ | gen. acc. ↑ |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let budget = match r.max_steps {
+            Some(m) => format!("{} ep., ≤ {m} steps", r.epochs),
+            None => format!("{} ep.", r.epochs),
+        };
+        let splits = r.splits.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            s,
+            "| {} | {budget} | {} | {splits} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            r.method, r.cells, r.ent, r.nmi_geometric, r.nmi_arithmetic, r.prior_rmse, r.real_cluster_accuracy, r.generated_accuracy
+        );
+    }
+    s.push('\n');
+    // Which method leads on each metric: computed, not written by hand.
+    let best = |f: &dyn Fn(&Row) -> f64, lower: bool| -> String {
+        let r = rows.iter().min_by(|a, b| {
+            let (x, y) = (f(a), f(b));
+            if lower { x.total_cmp(&y) } else { y.total_cmp(&x) }
+        });
+        r.map_or("-".into(), |r| format!("{} ({:.3})", r.method, f(r)))
+    };
+    let _ = writeln!(
+        s,
+        "Leaders: ENT {}; NMI {}; prior RMSE {}; cluster accuracy {}.\n",
+        best(&|r| r.ent.mean, true),
+        best(&|r| r.nmi_geometric.mean, false),
+        best(&|r| r.prior_rmse.mean, true),
+        best(&|r| r.real_cluster_accuracy.mean, false)
+    );
+
+    let splits: BTreeSet<usize> = results.iter().map(|r| r.cell.split).collect();
+    let _ = writeln!(s, "## NMI per split (mean over seeds)\n");
+    let _ = writeln!(s, "| method | {} |", splits.iter().map(|k| format!("split {k}")).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(splits.len()));
+    for r in rows {
+        let cells: Vec<String> = splits
+            .iter()
+            .map(|k| {
+                let v: Vec<f64> = results
+                    .iter()
+                    .filter(|c| c.cell.method == r.method && c.cell.split == *k && c.report.config.train.epochs == r.epochs && c.report.config.train.max_steps == r.max_steps)
+                    .map(|c| c.report.nmi.geometric)
+                    .collect();
+                MeanStd::of(&v).map_or("-".into(), |m| format!("{:.3}", m.mean))
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", r.method, cells.join(" | "));
+    }
+    s.push('\n');
+    let _ = writeln!(s, "## Pictures\n");
+    for (file, caption) in pictures {
+        let _ = writeln!(s, "{caption}\n\n![{caption}]({name}/{file})\n");
+    }
+    let _ = writeln!(s, "Per-cell numbers: [`{name}/cells.csv`]({name}/cells.csv); each cell's `metrics.json` and `eval.csv` are in `{name}/cells/`.");
+    Ok(s)
+}

@@ -1,0 +1,134 @@
+//! The local launcher: cells as `einfo cell …` child processes, `jobs` side by side,
+//! each logging to `<root>/logs/<cell>.log`. Finished cells are skipped before anything starts;
+//! interrupted ones continue from their checkpoints (that is what `einfo cell` does).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use einfo_train::cell::{cell_state, CellState};
+
+use crate::error::{io_err, AblationError, Result};
+use crate::matrix::{Cell, Matrix};
+use crate::status::log_tail;
+
+/// How to run cells on this machine.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// The `einfo` binary.
+    pub einfo: PathBuf,
+    /// Cells side by side.
+    pub jobs: usize,
+    /// Threads per cell (RAYON / OpenBLAS); `None`: the machine's cores / jobs, unless
+    /// `RAYON_NUM_THREADS` is already set.
+    pub threads: Option<usize>,
+    /// Print a line per cell start / end.
+    pub verbose: bool,
+    /// Extra environment of every cell (e.g. `EINFO_GIT_COMMIT`).
+    pub env: Vec<(String, String)>,
+}
+
+/// What a local launch did.
+#[derive(Debug, Clone, Default)]
+pub struct LocalReport {
+    pub skipped: Vec<String>,
+    pub finished: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// Cells of `cells` that are not finished yet.
+pub fn unfinished(matrix: &Matrix, cells: &[Cell]) -> Result<Vec<Cell>> {
+    let mut v = Vec::new();
+    for c in cells {
+        if !matches!(cell_state(&matrix.config(c)?, &matrix.dir(c))?, CellState::Finished { .. }) {
+            v.push(c.clone());
+        }
+    }
+    Ok(v)
+}
+
+/// Run one cell to completion as a child process; `Ok(false)` when it failed.
+pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Option<usize>) -> Result<bool> {
+    let log_path = crate::launch_log(&matrix.root, cell);
+    let logs = log_path.parent().expect("a log has a directory");
+    std::fs::create_dir_all(logs).map_err(io_err(logs))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err(&log_path))?;
+    let mut cmd = Command::new(&opts.einfo);
+    cmd.args(matrix.cell_args(cell)).stdin(Stdio::null()).stdout(log.try_clone().map_err(io_err(&log_path))?).stderr(log);
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
+    if let Some(t) = threads {
+        cmd.env("RAYON_NUM_THREADS", t.to_string()).env("OPENBLAS_NUM_THREADS", t.to_string());
+    }
+    let status = cmd.status().map_err(|e| AblationError::Invalid(format!("cannot start {}: {e} (build it with `cargo build --release -p einfo-cli`)", opts.einfo.display())))?;
+    Ok(status.success())
+}
+
+/// Run the unfinished cells among `cells`.
+pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result<LocalReport> {
+    let todo = unfinished(matrix, cells)?;
+    let mut report = LocalReport { skipped: cells.iter().filter(|c| !todo.contains(c)).map(Cell::id).collect(), ..Default::default() };
+    if opts.verbose && !report.skipped.is_empty() {
+        println!("skipping {} finished cell(s)", report.skipped.len());
+    }
+    let jobs = opts.jobs.max(1);
+    let threads = opts.threads.or_else(|| {
+        std::env::var_os("RAYON_NUM_THREADS").is_none().then(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / jobs).max(1))
+    });
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<AblationError>> = Mutex::new(None);
+    let n = todo.len();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(n) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(cell) = todo.get(i) else { break };
+                if opts.verbose {
+                    println!("[{}/{n}] {} …", i + 1, cell.id());
+                }
+                let t0 = Instant::now();
+                match run_one(matrix, cell, opts, threads) {
+                    Ok(ok) => {
+                        if opts.verbose {
+                            let last = log_tail(&crate::launch_log(&matrix.root, cell), 1).unwrap_or_default();
+                            let verdict = if ok { "done" } else { "FAILED" };
+                            println!("[{}/{n}] {} {verdict} in {:.0} s: {}", i + 1, cell.id(), t0.elapsed().as_secs_f64(), last.trim());
+                        }
+                        results.lock().expect("no poisoned lock").push((cell.id(), ok));
+                    }
+                    Err(e) => {
+                        first_error.lock().expect("no poisoned lock").get_or_insert(e);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("no poisoned lock") {
+        return Err(e);
+    }
+    for (id, ok) in results.into_inner().expect("no poisoned lock") {
+        if ok { report.finished.push(id) } else { report.failed.push(id) }
+    }
+    Ok(report)
+}
+
+/// The `einfo` binary next to the running executable (xtask and einfo share a target dir).
+pub fn sibling_einfo(exe: &Path) -> PathBuf {
+    exe.parent().map(|d| d.join("einfo")).unwrap_or_else(|| PathBuf::from("einfo"))
+}
+
+/// Copy the freshly built `einfo` to `<root>/bin/einfo-<commit>`: every cell of a launch
+/// runs that frozen binary, so rebuilding or committing while a matrix runs changes nothing
+/// under it, and the commit its results record is the one it was built at.
+pub fn freeze_binary(einfo: &Path, root: &Path, commit: &str) -> Result<PathBuf> {
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).map_err(io_err(&bin))?;
+    let dst = bin.join(format!("einfo-{commit}"));
+    let tmp = bin.join(format!(".einfo-{commit}.tmp-{}", std::process::id()));
+    std::fs::copy(einfo, &tmp).map_err(io_err(einfo))?;
+    std::fs::rename(&tmp, &dst).map_err(io_err(&dst))?;
+    Ok(dst)
+}

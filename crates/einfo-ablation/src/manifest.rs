@@ -1,0 +1,66 @@
+//! `<root>/matrix.json`: every launch into a matrix root — the command, launcher, commit,
+//! budget, cells and (for Slurm) the job id — so a results table can say exactly what
+//! produced it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io_err, AblationError, Result};
+use crate::matrix::Matrix;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Launch {
+    /// `local` or `slurm`.
+    pub launcher: String,
+    /// The command line as typed.
+    pub command: String,
+    pub git_commit: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub unix_time: u64,
+    pub matrix: Matrix,
+    /// Ids of the cells this launch ran or submitted (finished ones are not).
+    pub cells: Vec<String>,
+    /// Slurm array job id, when submitted to Slurm.
+    pub slurm_job: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub launches: Vec<Launch>,
+}
+
+impl Manifest {
+    pub fn path(root: &Path) -> std::path::PathBuf {
+        root.join("matrix.json")
+    }
+
+    /// The manifest of a root (empty when there is none yet).
+    pub fn load(root: &Path) -> Result<Manifest> {
+        let p = Self::path(root);
+        if !p.exists() {
+            return Ok(Manifest::default());
+        }
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        serde_json::from_str(&text).map_err(|e| AblationError::File { path: p, detail: format!("not an ablation manifest: {e}") })
+    }
+
+    /// Append a launch and write the manifest atomically.
+    pub fn record(root: &Path, launch: Launch) -> Result<()> {
+        let mut m = Self::load(root)?;
+        m.launches.push(launch);
+        std::fs::create_dir_all(root).map_err(io_err(root))?;
+        let text = serde_json::to_string_pretty(&m).expect("manifest serialises");
+        einfo_data_write(&Self::path(root), text.as_bytes())
+    }
+}
+
+fn einfo_data_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
