@@ -1,6 +1,7 @@
 //! The ablation runner end to end on the `smoke` profile: every paper method on split 1,
-//! run as `einfo cell` processes by the local launcher, skipped when finished, resumed
-//! when interrupted, and aggregated into tables and pictures.
+//! run as `einfo cell` processes by the local launcher; a cell killed mid-run (SIGKILL after
+//! a checkpoint) is continued by the next launch, finished cells are never redone, and the
+//! results aggregate into tables and pictures.
 
 mod common;
 use common::*;
@@ -40,27 +41,32 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     let cells = m.cells();
     assert_eq!(cells.len(), 7);
 
-    // One cell interrupted part-way: a capped run stands in for a killed one.
     let elastic = cells.iter().find(|c| c.method == "elastic").unwrap();
-    let o = einfo(&["train", "--preset", "elastic", "--max-steps", "1", "--out", m.dir(elastic).to_str().unwrap(), "--quiet", "--set", "eval.per_code=20"], &dir);
-    assert!(o.status.success(), "{}", stderr(&o));
-    // (Its config differs from the cell's only in the budget and eval settings; make the
-    // eval settings match so the cell may continue it.)
-    let cfg = m.config(elastic).unwrap();
-    std::fs::write(m.dir(elastic).join("config.toml"), cfg.with_overrides(&["train.max_steps=1".into()]).unwrap().to_toml()).unwrap();
-    let st = statuses(&m, &cells, &BTreeMap::new()).unwrap();
-    assert!(st.iter().any(|(c, s)| c == elastic && *s == Status::Interrupted { step: 1, total: 3 }), "{st:?}");
 
-    let report = run_local(&m, &cells, &opts()).unwrap();
-    assert_eq!(report.finished.len(), 7, "{report:?}");
-    assert!(report.failed.is_empty());
+    // First launch: the elastic cell's process dies by SIGKILL right after its step-1
+    // checkpoint (fault injection), as on a node failure; the others finish.
+    let mut crashing = opts();
+    crashing.env.push(("EINFO_TEST_CRASH".into(), "elastic@1".into()));
+    let first = run_local(&m, &cells, &crashing).unwrap();
+    assert_eq!((first.finished.len(), first.failed.clone()), (6, vec![elastic.id()]), "{first:?}");
+    let st = statuses(&m, &cells, &BTreeMap::new()).unwrap();
+    for (c, s) in &st {
+        let want = if c == elastic { Status::Interrupted { step: 1, total: 3 } } else { Status::Finished { step: 3 } };
+        assert_eq!(*s, want, "{}", c.id());
+    }
+    let finished_metrics = std::fs::metadata(m.dir(&cells[0]).join("metrics.json")).unwrap().modified().unwrap();
+
+    // Second launch: only the interrupted cell runs, continuing from its checkpoint.
+    let second = run_local(&m, &cells, &opts()).unwrap();
+    assert_eq!((second.skipped.len(), second.finished.clone()), (6, vec![elastic.id()]));
     let log = std::fs::read_to_string(einfo_ablation::launch_log(&m.root, elastic)).unwrap();
     assert!(log.contains("resumed from step 1 to step 3"), "{log}");
+    assert_eq!(std::fs::metadata(m.dir(&cells[0]).join("metrics.json")).unwrap().modified().unwrap(), finished_metrics, "finished cells are not redone");
     for (c, s) in statuses(&m, &cells, &BTreeMap::new()).unwrap() {
         assert_eq!(s, Status::Finished { step: 3 }, "{}", c.id());
     }
 
-    // A second launch finds nothing to do.
+    // A third launch finds nothing to do.
     let again = run_local(&m, &cells, &opts()).unwrap();
     assert_eq!((again.skipped.len(), again.finished.len()), (7, 0));
 

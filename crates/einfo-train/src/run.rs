@@ -225,6 +225,7 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
     pb.set_prefix(cfg.method.clone());
 
     signal::install();
+    let crash_at = signal::crash_step(&cfg.method);
     let save = |method: &dyn Method, step: u64, epoch: u64, bie: usize| -> Result<PathBuf> {
         let (np, ap) = method.rng_positions();
         let state = TrainState { step, epoch, batch_in_epoch: bie, noise_pos: np.to_string(), augment_pos: ap.to_string(), optimiser_steps: vec![], prior: method.prior()? };
@@ -267,9 +268,12 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
                 pb.set_message(format!("epoch {} | {rate:.0} img/s | {}", epoch + 1, main.join(", ")));
             }
             pb.set_position(step);
-            if step % cfg.log.checkpoint_every == 0 {
+            if step % cfg.log.checkpoint_every == 0 || crash_at == Some(step) {
                 let (e, b) = if batch_in_epoch as u64 == bpe { (epoch + 1, 0) } else { (epoch, batch_in_epoch) };
                 last_ckpt = Some((step, save(method.as_ref(), step, e, b)?));
+                if crash_at == Some(step) {
+                    signal::crash();
+                }
             }
         }
         if batch_in_epoch as u64 == bpe {

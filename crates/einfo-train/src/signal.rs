@@ -32,3 +32,22 @@ pub fn request() {
 pub fn reset() {
     STOP.store(false, Ordering::SeqCst)
 }
+
+/// Fault injection for tests of the launchers: `EINFO_TEST_CRASH=<method>@<step>` makes a
+/// run of that method write a checkpoint at that step and then die by SIGKILL, as a run
+/// does when its node fails (nothing after the checkpoint is written).
+pub fn crash_step(method: &str) -> Option<u64> {
+    let v = std::env::var("EINFO_TEST_CRASH").ok()?;
+    let (m, s) = v.split_once('@')?;
+    (m == method).then(|| s.parse().ok()).flatten()
+}
+
+/// Die now, without unwinding or cleanup.
+pub fn crash() -> ! {
+    #[cfg(unix)]
+    // SAFETY: sending a signal to our own process.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort()
+}
