@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use einfo_ablation::local::{freeze_binary, run_local, sibling_einfo, LocalOptions};
+use einfo_ablation::slurm::SlurmOptions;
 use einfo_ablation::manifest::{now_unix, Launch, Manifest};
 use einfo_ablation::status::{statuses, Status};
 use einfo_ablation::{Matrix, Profile};
@@ -76,9 +77,28 @@ struct RunArgs {
     /// Threads per cell (default: cores / jobs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Print the cells and their commands, run nothing.
+    /// Print the cells and their commands (the batch script with --launcher slurm), run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// local (child processes on this machine) or slurm (one job array, one task per cell).
+    #[arg(long, default_value = "local")]
+    launcher: String,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Slurm time limit per cell (e.g. 02:00:00); a cell that hits it checkpoints, and a
+    /// second submission continues it.
+    #[arg(long)]
+    time: Option<String>,
+    /// Slurm CPUs per cell (also its thread count).
+    #[arg(long, default_value_t = 2)]
+    cpus_per_task: usize,
+    /// Slurm GPUs per cell (use with --device cuda).
+    #[arg(long)]
+    gpus_per_task: Option<usize>,
+    /// At most this many Slurm tasks at once.
+    #[arg(long)]
+    throttle: Option<usize>,
 }
 
 fn matrix(a: &RunArgs) -> Result<Matrix> {
@@ -134,23 +154,69 @@ fn command_line() -> String {
 fn run_ablations(a: RunArgs) -> Result<()> {
     let m = matrix(&a)?;
     let cells = m.select(&a.only)?;
+    let slurm = match a.launcher.as_str() {
+        "local" => false,
+        "slurm" => true,
+        other => bail!("--launcher {other}: choose local or slurm"),
+    };
+    // Finished cells are never run again; with Slurm, neither are cells still queued.
+    let queued = if slurm && !a.dry_run { einfo_ablation::slurm::queue(&m.root)? } else { BTreeMap::new() };
+    let todo: Vec<_> = einfo_ablation::local::unfinished(&m, &cells)?.into_iter().filter(|c| !queued.contains_key(&c.id())).collect();
+    let commit = git_commit().unwrap_or_else(|| "unknown".into());
+    let slurm_opts = |einfo: PathBuf| -> Result<SlurmOptions> {
+        Ok(SlurmOptions {
+            einfo,
+            partition: a.partition.clone(),
+            time: a.time.clone(),
+            cpus_per_task: a.cpus_per_task,
+            gpus_per_task: a.gpus_per_task,
+            throttle: a.throttle,
+            commit: commit.clone(),
+            workdir: std::env::current_dir()?,
+        })
+    };
     if a.dry_run {
-        for c in &cells {
-            println!("{}: einfo {}", c.id(), m.cell_args(c).join(" "));
+        if slurm {
+            let einfo = m.root.join("bin").join(format!("einfo-{commit}"));
+            print!("{}", einfo_ablation::slurm::batch_script(&m, &todo, &slurm_opts(einfo)?)?);
+        } else {
+            for c in &todo {
+                println!("{}: einfo {}", c.id(), m.cell_args(c).join(" "));
+            }
         }
         return Ok(());
     }
-    let todo = einfo_ablation::local::unfinished(&m, &cells)?;
-    println!("{} cell(s) in the matrix, {} to run (profile {}, {} epoch(s){})", cells.len(), todo.len(), a.profile, m.budget.epochs, m.budget.max_steps.map_or(String::new(), |s| format!(", ≤ {s} steps")));
+    println!(
+        "{} cell(s) in the matrix, {} to run{} (profile {}, {} epoch(s){})",
+        cells.len(),
+        todo.len(),
+        if queued.is_empty() { String::new() } else { format!(", {} still queued", queued.len()) },
+        a.profile,
+        m.budget.epochs,
+        m.budget.max_steps.map_or(String::new(), |s| format!(", ≤ {s} steps"))
+    );
     if todo.is_empty() {
         return Ok(());
     }
-    let commit = git_commit().unwrap_or_else(|| "unknown".into());
     let einfo = freeze_binary(&build_einfo(&m.budget.device)?, &m.root, &commit)?;
-    Manifest::record(
-        &m.root,
-        Launch { launcher: "local".into(), command: command_line(), git_commit: Some(commit.clone()), unix_time: now_unix(), matrix: m.clone(), cells: todo.iter().map(|c| c.id()).collect(), slurm_job: None },
-    )?;
+    let mut launch = Launch {
+        launcher: a.launcher.clone(),
+        command: command_line(),
+        git_commit: Some(commit.clone()),
+        unix_time: now_unix(),
+        matrix: m.clone(),
+        cells: todo.iter().map(|c| c.id()).collect(),
+        slurm_job: None,
+    };
+    if slurm {
+        let sub = einfo_ablation::slurm::submit(&m, &todo, &slurm_opts(std::path::absolute(&einfo)?)?)?;
+        println!("submitted job array {} ({} task(s)); script {}", sub.job_id, sub.cells.len(), sub.script.display());
+        println!("watch it with: cargo xtask ablations-status --root {}", m.root.display());
+        launch.slurm_job = Some(sub.job_id);
+        Manifest::record(&m.root, launch)?;
+        return Ok(());
+    }
+    Manifest::record(&m.root, launch)?;
     let env = vec![("EINFO_GIT_COMMIT".to_string(), commit)];
     let report = run_local(&m, &cells, &LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env })?;
     println!("{} finished, {} skipped, {} failed", report.finished.len(), report.skipped.len(), report.failed.len());
@@ -164,7 +230,8 @@ fn status(root: PathBuf) -> Result<()> {
     let manifest = Manifest::load(&root)?;
     let Some(last) = manifest.launches.last() else { bail!("{} has no matrix.json: nothing was launched there", root.display()) };
     let cells = last.matrix.cells();
-    let st = statuses(&last.matrix, &cells, &BTreeMap::new())?;
+    let queue = einfo_ablation::slurm::queue(&root)?;
+    let st = statuses(&last.matrix, &cells, &queue)?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (c, s) in &st {
         *counts.entry(s.label()).or_default() += 1;

@@ -13,6 +13,7 @@ pub mod local;
 pub mod manifest;
 pub mod matrix;
 pub mod plots;
+pub mod slurm;
 pub mod status;
 
 pub use error::{AblationError, Result};

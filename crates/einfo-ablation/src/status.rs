@@ -55,6 +55,9 @@ pub fn log_tail(path: &Path, n: usize) -> Option<String> {
 fn ended_in_error(log: &Path) -> Option<String> {
     let tail = log_tail(log, 5)?;
     let last = tail.lines().last()?.to_string();
+    if last.contains(": interrupted;") {
+        return None; // SIGTERM / Ctrl-C / time limit: checkpointed, not failed
+    }
     let failed = last.starts_with("einfo: error") || last.contains("panicked") || last.contains("CANCELLED") || last.contains("Killed") || last.contains("error:");
     failed.then_some(tail)
 }
