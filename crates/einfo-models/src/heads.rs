@@ -18,6 +18,11 @@ impl DHead {
         Ok(DHead { fc: Linear::new(vb.pp("fc"), 1024, 1)? })
     }
 
+    /// The head with its parameters detached (see [`crate::Trunk::detached`]).
+    pub fn detached(&self) -> Self {
+        DHead { fc: self.fc.detached() }
+    }
+
     /// Features `(B, 1024)` → logits `(B, 1)`.
     pub fn forward(&self, h: &Tensor) -> Result<Tensor> {
         self.fc.forward(h)

@@ -36,6 +36,20 @@ impl Trunk {
         })
     }
 
+    /// The trunk with its parameters detached, for passes whose gradient must reach the
+    /// input but not the trunk's weights (the generator step: FE belongs to D's optimiser,
+    /// so its weight gradients there would be computed and thrown away).
+    pub fn detached(&self) -> Self {
+        Trunk {
+            conv1: self.conv1.detached(),
+            conv2: self.conv2.detached(),
+            bn2: self.bn2.detached(),
+            fc: self.fc.detached(),
+            bn3: self.bn3.detached(),
+            cfg: self.cfg.clone(),
+        }
+    }
+
     /// Images `(B, size, size, C)` → features `(B, 1024)`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let n = self.cfg.image_size;

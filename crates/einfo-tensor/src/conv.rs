@@ -40,6 +40,12 @@ impl Conv2d {
         let bias = vb.get_with_hints(cout, "bias", ZERO)?;
         Ok(Conv2d { weight, bias, spec, cin, cout })
     }
+
+    /// The same layer with its parameters detached: gradients flow to the input only
+    /// (no weight-gradient GEMMs), e.g. through a network another optimiser owns.
+    pub fn detached(&self) -> Self {
+        Conv2d { weight: self.weight.detach(), bias: self.bias.detach(), ..self.clone() }
+    }
 }
 
 impl Module for Conv2d {

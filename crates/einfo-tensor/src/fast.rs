@@ -109,9 +109,13 @@ impl CustomOp3 for LinearOp {
         }
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _y: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    /// Only the gradients of operands that track one (a detached weight costs no GEMM).
+    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _y: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = g.contiguous()?;
-        Ok((Some(matmul(&g, w, false, true)?), Some(matmul(x, &g, true, false)?), Some(col_sum(&g, w.dim(1)?)?)))
+        let dx = if x.track_op() { Some(matmul(&g, w, false, true)?) } else { None };
+        let dw = if w.track_op() { Some(matmul(x, &g, true, false)?) } else { None };
+        let db = if b.track_op() { Some(col_sum(&g, w.dim(1)?)?) } else { None };
+        Ok((dx, dw, db))
     }
 }
 
@@ -132,7 +136,9 @@ impl CustomOp2 for LinearNoBias {
 
     fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = g.contiguous()?;
-        Ok((Some(matmul(&g, w, false, true)?), Some(matmul(x, &g, true, false)?)))
+        let dx = if x.track_op() { Some(matmul(&g, w, false, true)?) } else { None };
+        let dw = if w.track_op() { Some(matmul(x, &g, true, false)?) } else { None };
+        Ok((dx, dw))
     }
 }
 
@@ -173,7 +179,8 @@ impl CustomOp2 for Col2ImBias {
 
     fn bwd(&self, _cols: &Tensor, b: &Tensor, _y: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let g = g.contiguous()?;
-        Ok((Some(crate::im2col::im2col(&g, self.0)?), Some(col_sum(&g, b.dim(0)?)?)))
+        let db = if b.track_op() { Some(col_sum(&g, b.dim(0)?)?) } else { None };
+        Ok((Some(crate::im2col::im2col(&g, self.0)?), db))
     }
 }
 

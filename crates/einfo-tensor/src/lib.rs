@@ -24,6 +24,7 @@
 pub mod activation;
 pub mod augment;
 pub mod batch_norm;
+pub mod batch_norm_op;
 pub mod conv;
 pub mod fast;
 pub mod gemm;

@@ -27,6 +27,11 @@ impl Linear {
         Ok(Linear { weight, bias })
     }
 
+    /// The same layer with its parameters detached: gradients flow to the input only.
+    pub fn detached(&self) -> Self {
+        Linear { weight: self.weight.detach(), bias: self.bias.as_ref().map(Tensor::detach) }
+    }
+
     pub fn in_features(&self) -> usize {
         self.weight.dims()[0]
     }

@@ -219,6 +219,39 @@ fn batch_norm_follows_pytorch_semantics() -> Result<()> {
 }
 
 #[test]
+fn fused_batch_norm_matches_candle_ops_forward_gradients_and_running_stats() -> Result<()> {
+    for (dims, dt) in [(vec![16usize, 5], DType::F32), (vec![4, 3, 3, 7], DType::F32), (vec![6, 2, 2, 3], DType::F64)] {
+        let c = *dims.last().unwrap();
+        let (vm_a, vm_b) = (VarMap::new(), VarMap::new());
+        let fused = BatchNorm::new(vb(&vm_a, dt), c)?;
+        let reference = BatchNorm::new(vb(&vm_b, dt), c)?;
+        // Non-trivial γ, β (the same in both).
+        let gamma = Tensor::randn(1f32, 0.5, c, &CPU)?.to_dtype(dt)?;
+        let beta = Tensor::randn(0f32, 0.5, c, &CPU)?.to_dtype(dt)?;
+        let (fw, fb) = (Var::from_tensor(&gamma)?, Var::from_tensor(&beta)?);
+        let (rw, rb) = (Var::from_tensor(&gamma)?, Var::from_tensor(&beta)?);
+        let fused = BatchNorm { weight: fw.as_tensor().clone(), bias: fb.as_tensor().clone(), ..fused };
+        let reference = BatchNorm { weight: rw.as_tensor().clone(), bias: rb.as_tensor().clone(), ..reference };
+        let x = Var::from_tensor(&Tensor::randn(1f32, 2.0, dims.as_slice(), &CPU)?.to_dtype(dt)?)?;
+        let r = Tensor::randn(0f32, 1.0, dims.as_slice(), &CPU)?.to_dtype(dt)?;
+        let yf = fused.forward_t(x.as_tensor(), true)?;
+        let yr = reference.forward_t_reference(x.as_tensor(), true)?;
+        let tol = if dt == DType::F32 { 1e-5 } else { 1e-12 };
+        assert!(rel_err(&yf, &yr) < tol, "forward {dims:?}");
+        let gf = (yf * &r)?.sum_all()?.backward()?;
+        let gr = (yr * &r)?.sum_all()?.backward()?;
+        for (name, a, b) in [("x", x.as_tensor(), x.as_tensor()), ("gamma", fw.as_tensor(), rw.as_tensor()), ("beta", fb.as_tensor(), rb.as_tensor())] {
+            let (a, b) = (gf.get(a).unwrap(), gr.get(b).unwrap());
+            assert!(rel_err(a, b) < tol * 10.0, "∂{name} {dims:?}: {}", rel_err(a, b));
+        }
+        for (a, b) in [(&fused.running_mean, &reference.running_mean), (&fused.running_var, &reference.running_var)] {
+            assert!(rel_err(a.as_tensor(), b.as_tensor()) < tol, "running statistics {dims:?}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn unsupported_geometries_are_errors_not_panics() -> Result<()> {
     let vm = VarMap::new();
     for spec in [ConvSpec { k: 0, stride: 1, pad: 0 }, ConvSpec { k: 3, stride: 0, pad: 0 }, ConvSpec { k: 3, stride: 4, pad: 0 }, ConvSpec { k: 3, stride: 1, pad: 3 }] {

@@ -93,17 +93,21 @@ impl Method for InfoGanMethod {
         let d_val = scalar(&d_loss)?;
         self.opt_d.step(&d_loss.backward()?)?;
 
-        // G step on {G, Q, θ}, against the updated D.
-        let h_fake = n.fe.forward_t(&fake, true)?;
-        let g_adv = L::generator_loss(&n.d.forward(&h_fake)?)?;
+        // G step on {G, Q, θ}, against the updated D. FE and D belong to the other
+        // optimiser: the fake pass reaches G through them with their weights detached (no
+        // weight gradients computed), and the real-image passes of L_trans / L_ent stop
+        // at Q's input — the same update as differentiating everything and discarding
+        // the gradients of {FE, D}, without computing them.
+        let h_fake = n.fe.detached().forward_t(&fake, true)?;
+        let g_adv = L::generator_loss(&n.d.detached().forward(&h_fake)?)?;
         let q_fake = n.q.forward_t(&h_fake, true)?;
         let info = L::info_loss(&q_fake.logits, &c)?;
         let mut total = (&g_adv + (&info * self.cfg.losses.info_weight)?)?;
         let (mut trans_val, mut ent_val) = (0.0, 0.0);
         if let Some(aug) = self.augment.as_mut() {
             let xt = aug.apply(x)?;
-            let qx = n.q.forward_t(&n.fe.forward_t(x, true)?, true)?;
-            let qxt = n.q.forward_t(&n.fe.forward_t(&xt, true)?, true)?;
+            let qx = n.q.forward_t(&n.fe.forward_t(x, true)?.detach(), true)?;
+            let qxt = n.q.forward_t(&n.fe.forward_t(&xt, true)?.detach(), true)?;
             let lc = &self.cfg.losses;
             if lc.trans_weight > 0.0 {
                 let trans = match lc.trans {
