@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     einfo_tensor::tune_allocator();
+    einfo_tensor::tune_threads();
     let cli = Cli::parse();
     let mut opts = einfo_data::DataOptions::from_env();
     if let Some(c) = cli.cache {
