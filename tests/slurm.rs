@@ -49,7 +49,7 @@ fn wait_for_queue(root: &Path, timeout: Duration) {
 
 fn submit_and_record(m: &Matrix, cells: &[einfo_ablation::Cell], opts: &SlurmOptions) -> Vec<String> {
     let sub = submit(m, cells, opts).unwrap();
-    let launch = Launch { launcher: "slurm".into(), command: "test".into(), git_commit: Some(opts.commit.clone()), unix_time: now_unix(), matrix: m.clone(), cells: sub.cells.clone(), slurm_job: Some(sub.job_id) };
+    let launch = Launch { launcher: "slurm".into(), command: "test".into(), git_commit: Some(opts.commit.clone()), unix_time: now_unix(), matrix: m.clone(), cells: sub.cells.clone(), slurm_job: Some(sub.job_id), jobs: None, threads_per_cell: Some(opts.cpus_per_task) };
     Manifest::record(&m.root, launch).unwrap();
     sub.cells
 }

@@ -71,7 +71,8 @@ struct RunArgs {
     /// Run only these cells (ids like elastic/split1/seed0; repeatable).
     #[arg(long)]
     only: Vec<String>,
-    /// Cells side by side.
+    /// Cells side by side (each gets cores / jobs threads). On 2 cores, 2 single-threaded
+    /// cells train ~1.4x more images per second in total than one with 2 threads.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
     /// Threads per cell (default: cores / jobs).
@@ -207,18 +208,24 @@ fn run_ablations(a: RunArgs) -> Result<()> {
         matrix: m.clone(),
         cells: todo.iter().map(|c| c.id()).collect(),
         slurm_job: None,
+        jobs: None,
+        threads_per_cell: None,
     };
     if slurm {
         let sub = einfo_ablation::slurm::submit(&m, &todo, &slurm_opts(std::path::absolute(&einfo)?)?)?;
         println!("submitted job array {} ({} task(s)); script {}", sub.job_id, sub.cells.len(), sub.script.display());
         println!("watch it with: cargo xtask ablations-status --root {}", m.root.display());
         launch.slurm_job = Some(sub.job_id);
+        launch.threads_per_cell = Some(a.cpus_per_task);
         Manifest::record(&m.root, launch)?;
         return Ok(());
     }
-    Manifest::record(&m.root, launch)?;
     let env = vec![("EINFO_GIT_COMMIT".to_string(), commit)];
-    let report = run_local(&m, &cells, &LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env })?;
+    let opts = LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env };
+    launch.jobs = Some(a.jobs);
+    launch.threads_per_cell = Some(einfo_ablation::local::threads_per_cell(&opts));
+    Manifest::record(&m.root, launch)?;
+    let report = run_local(&m, &cells, &opts)?;
     println!("{} finished, {} skipped, {} failed", report.finished.len(), report.skipped.len(), report.failed.len());
     if !report.failed.is_empty() {
         return Err(einfo_ablation::AblationError::CellsFailed(report.failed).into());

@@ -214,7 +214,8 @@ fn markdown(name: &str, root: &Path, command: &str, results: &[CellResult], rows
         for l in &manifest.launches {
             let commit = l.git_commit.as_deref().map_or("unknown".to_string(), |c| c[..c.len().min(12)].to_string());
             let job = l.slurm_job.as_deref().map_or(String::new(), |j| format!(", Slurm job {j}"));
-            let _ = writeln!(s, "- `{}` ({} launcher, commit {commit}{job}, {} cell(s) to run)", l.command, l.launcher, l.cells.len());
+            let threads = l.threads_per_cell.map_or(String::new(), |t| format!(", {t} thread(s) per cell"));
+            let _ = writeln!(s, "- `{}` ({} launcher, commit {commit}{job}{threads}, {} cell(s) to run)", l.command, l.launcher, l.cells.len());
         }
         s.push('\n');
     }

@@ -65,6 +65,17 @@ pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Optio
     Ok(status.success())
 }
 
+/// Threads each cell gets: `opts.threads`, else `RAYON_NUM_THREADS` when set, else the
+/// machine's cores / jobs.
+pub fn threads_per_cell(opts: &LocalOptions) -> usize {
+    opts.threads.unwrap_or_else(|| {
+        std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / opts.jobs.max(1)).max(1))
+    })
+}
+
 /// Run the unfinished cells among `cells`.
 pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result<LocalReport> {
     let todo = unfinished(matrix, cells)?;
@@ -73,9 +84,7 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
         println!("skipping {} finished cell(s)", report.skipped.len());
     }
     let jobs = opts.jobs.max(1);
-    let threads = opts.threads.or_else(|| {
-        std::env::var_os("RAYON_NUM_THREADS").is_none().then(|| (std::thread::available_parallelism().map_or(1, |n| n.get()) / jobs).max(1))
-    });
+    let threads = Some(threads_per_cell(opts));
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let first_error: Mutex<Option<AblationError>> = Mutex::new(None);

@@ -23,6 +23,12 @@ pub struct Launch {
     pub cells: Vec<String>,
     /// Slurm array job id, when submitted to Slurm.
     pub slurm_job: Option<String>,
+    /// Cells side by side and threads per cell (`RAYON_NUM_THREADS` / `OPENBLAS_NUM_THREADS`;
+    /// float sums, and so the last digits of results, depend on it).
+    #[serde(default)]
+    pub jobs: Option<usize>,
+    #[serde(default)]
+    pub threads_per_cell: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
