@@ -57,11 +57,11 @@ impl Manifest {
         m.launches.push(launch);
         std::fs::create_dir_all(root).map_err(io_err(root))?;
         let text = serde_json::to_string_pretty(&m).expect("manifest serialises");
-        einfo_data_write(&Self::path(root), text.as_bytes())
+        write_atomic(&Self::path(root), text.as_bytes())
     }
 }
 
-fn einfo_data_write(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use crate::aggregate::method_order;
 use crate::collect::CellResult;
-use crate::error::{io_err, AblationError, Result};
+use crate::error::{AblationError, Result};
 
 fn plot_err(file: &str) -> impl Fn(String) -> AblationError + '_ {
     move |e| AblationError::Plot(file.to_string(), e)
@@ -215,6 +215,5 @@ fn montage(first: &[&CellResult], path: &Path) -> Result<Vec<String>> {
         x += g.width() + gap;
     }
     out.save(path).map_err(|e| AblationError::File { path: path.into(), detail: e.to_string() })?;
-    let _ = io_err(path);
     Ok(grids.into_iter().map(|(m, _)| m).collect())
 }
