@@ -230,7 +230,7 @@ fn markdown(name: &str, root: &Path, command: &str, results: &[CellResult], rows
         .collect();
     let split_seeds: BTreeSet<u64> = results.iter().map(|r| r.report.split_seed).collect();
     let _ = writeln!(s, "- Cells: {} evaluated at the end of their budget{}", results.len(), if not_included.is_empty() { String::new() } else { format!("; not included (unfinished): {}", not_included.join(", ")) });
-    let _ = writeln!(s, "- Commits the cells were trained and evaluated at: {}", commits.into_iter().map(|c| format!("`{}`", &c[..c.len().min(12)])).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(s, "- Commits recorded by the cells' final evaluations (a cell resumed across launches was trained partly by the earlier launches' binaries, listed above): {}", commits.into_iter().map(|c| format!("`{}`", &c[..c.len().min(12)])).collect::<Vec<_>>().join(", "));
     let _ = writeln!(s, "- Evaluation: {}; LeNet sha256 {}", evals.into_iter().collect::<Vec<_>>().join("; "), classifiers.into_iter().map(|c| format!("`{c}…`")).collect::<Vec<_>>().join(", "));
     let _ = writeln!(s, "- Split draw seed(s): {}\n", split_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
 

@@ -162,8 +162,10 @@ fn convergence(results: &[CellResult], path: &Path) -> Result<(), String> {
     let panels = root.split_evenly((1, 2));
     let max_epoch = results.iter().flat_map(|r| r.curve.iter().map(|p| p.epoch)).max().unwrap_or(1).max(1) as f64;
     type Pick = fn(&crate::collect::CurvePoint) -> f64;
-    let metrics: [(&str, Pick, f64); 2] = [("NMI", |p| p.nmi_geometric, 1.0), ("ENT", |p| p.ent, 10f64.ln())];
-    for ((name, pick, ymax), area) in metrics.into_iter().zip(panels.iter()) {
+    // Legends where the curves are not: NMI rises (legend top left), ENT falls (bottom left).
+    let metrics: [(&str, Pick, f64, SeriesLabelPosition); 2] =
+        [("NMI", |p| p.nmi_geometric, 1.0, SeriesLabelPosition::UpperLeft), ("ENT", |p| p.ent, 10f64.ln(), SeriesLabelPosition::LowerLeft)];
+    for ((name, pick, ymax, legend), area) in metrics.into_iter().zip(panels.iter()) {
         let mut chart = ChartBuilder::on(area)
             .caption(format!("{name} vs epoch"), ("sans-serif", 18))
             .margin(10)
@@ -188,7 +190,7 @@ fn convergence(results: &[CellResult], path: &Path) -> Result<(), String> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
             chart.draw_series(pts.into_iter().map(move |p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
         }
-        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        chart.configure_series_labels().position(legend).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
 }
