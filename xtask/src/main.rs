@@ -143,10 +143,6 @@ fn build_einfo(device: &str) -> Result<PathBuf> {
     Ok(sibling_einfo(&std::env::current_exe()?))
 }
 
-fn git_commit() -> Option<String> {
-    einfo_train::eval::git_commit()
-}
-
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("cargo xtask {}", args.join(" "))
@@ -163,7 +159,7 @@ fn run_ablations(a: RunArgs) -> Result<()> {
     // Finished cells are never run again; with Slurm, neither are cells still queued.
     let queued = if slurm && !a.dry_run { einfo_ablation::slurm::queue(&m.root)? } else { BTreeMap::new() };
     let todo: Vec<_> = einfo_ablation::local::unfinished(&m, &cells)?.into_iter().filter(|c| !queued.contains_key(&c.id())).collect();
-    let commit = git_commit().unwrap_or_else(|| "unknown".into());
+    let commit = einfo_train::eval::git_commit().unwrap_or_else(|| "unknown".into());
     let slurm_opts = |einfo: PathBuf| -> Result<SlurmOptions> {
         Ok(SlurmOptions {
             einfo,

@@ -57,14 +57,8 @@ impl Manifest {
         m.launches.push(launch);
         std::fs::create_dir_all(root).map_err(io_err(root))?;
         let text = serde_json::to_string_pretty(&m).expect("manifest serialises");
-        write_atomic(&Self::path(root), text.as_bytes())
+        einfo_data::source::write_atomic(&Self::path(root), text.as_bytes()).map_err(|e| AblationError::Train(e.into()))
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
 pub fn now_unix() -> u64 {

@@ -64,18 +64,11 @@ pub fn draw_all(results: &[CellResult], dir: &Path) -> Result<Vec<(String, Strin
     Ok(out)
 }
 
-/// The prior re-ordered into class order by the matching.
-fn matched_prior(r: &CellResult) -> Vec<f64> {
-    let k = r.report.true_frequencies.len();
-    let mut p = vec![0.0; k];
-    for (code, class) in r.report.code_to_class.iter().enumerate() {
-        if let (Some(c), Some(v)) = (class, r.report.prior.get(code)) {
-            if *c < k {
-                p[*c] = *v;
-            }
-        }
-    }
-    p
+/// The model's prior in class order (0 for a class no code is matched to).
+fn matched_prior(r: &CellResult) -> Result<Vec<f64>, String> {
+    let m = einfo_metrics::Matching { code_to_class: r.report.code_to_class.clone(), accuracy: r.report.generated_accuracy };
+    let p = einfo_metrics::prior_by_class(&r.report.prior, r.report.true_frequencies.len(), &m).map_err(|e| e.to_string())?;
+    Ok(p.into_iter().map(|v| v.unwrap_or(0.0)).collect())
 }
 
 fn prior(first: &[&CellResult], path: &Path) -> Result<(), String> {
@@ -85,7 +78,7 @@ fn prior(first: &[&CellResult], path: &Path) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let panels = root.split_evenly((rows, cols));
     for (r, area) in first.iter().zip(panels.iter()) {
-        let learned = matched_prior(r);
+        let learned = matched_prior(r)?;
         let truth = &r.report.true_frequencies;
         let ymax = learned.iter().chain(truth.iter()).cloned().fold(0.0, f64::max) * 1.15 + 1e-3;
         let mut chart = ChartBuilder::on(area)

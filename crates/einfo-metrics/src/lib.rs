@@ -26,5 +26,5 @@ pub use aggregate::MeanStd;
 pub use count::{entropy_of_counts, CountMatrix};
 pub use ent::ent;
 pub use error::{MetricError, Result};
-pub use matching::{cluster_accuracy, hungarian, prior_rmse, Matching};
+pub use matching::{cluster_accuracy, hungarian, prior_by_class, prior_rmse, Matching};
 pub use nmi::{mutual_information, nmi, NmiNorm};

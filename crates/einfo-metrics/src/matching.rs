@@ -48,6 +48,24 @@ pub fn cluster_accuracy(clusters: &[usize], labels: &[usize], k_clusters: usize,
     Ok(hungarian(&CountMatrix::from_labels(clusters, labels, k_clusters, k_classes)?)?.accuracy)
 }
 
+/// The prior re-ordered into class order by the matching: `p̂_{match(code)} = prior[code]`,
+/// `None` for a class no code is matched to.
+pub fn prior_by_class(prior: &[f64], n_classes: usize, matching: &Matching) -> Result<Vec<Option<f64>>> {
+    if prior.len() != matching.code_to_class.len() {
+        return Err(MetricError::LengthMismatch { what: "prior and matching", a: prior.len(), b: matching.code_to_class.len() });
+    }
+    let mut reordered = vec![None; n_classes];
+    for (code, class) in matching.code_to_class.iter().enumerate() {
+        if let Some(c) = class {
+            if *c >= n_classes {
+                return Err(MetricError::LabelOutOfRange { what: "matched class", label: *c, max: n_classes });
+            }
+            reordered[*c] = Some(prior[code]);
+        }
+    }
+    Ok(reordered)
+}
+
 /// `RMSE = √((1/K) Σ_k (p̂_k − t_k)²)` between the learned prior re-ordered into class
 /// order by the matching (`p̂_{match(code)} = prior[code]`) and the true class
 /// frequencies `t`. Every class must be matched to exactly one code.
@@ -58,15 +76,7 @@ pub fn prior_rmse(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f
     if truth.is_empty() {
         return Err(MetricError::Empty);
     }
-    let mut reordered = vec![None; truth.len()];
-    for (code, class) in matching.code_to_class.iter().enumerate() {
-        if let Some(c) = class {
-            if *c >= truth.len() {
-                return Err(MetricError::LabelOutOfRange { what: "matched class", label: *c, max: truth.len() });
-            }
-            reordered[*c] = Some(prior[code]);
-        }
-    }
+    let reordered = prior_by_class(prior, truth.len(), matching)?;
     let mut se = 0.0;
     for (class, (p, t)) in reordered.iter().zip(truth).enumerate() {
         let p = p.ok_or_else(|| MetricError::Invalid(format!("class {class} has no matched code")))?;

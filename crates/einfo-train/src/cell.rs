@@ -78,11 +78,9 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
         CellState::Pending => 0,
     };
     let summary = if from_step > 0 {
-        let mut budget = vec![format!("train.epochs={}", cfg.train.epochs)];
-        if let Some(s) = cfg.train.max_steps {
-            budget.push(format!("train.max_steps={s}"));
-        }
-        resume_to(dir, cfg, &budget, opts)?
+        // The run's config differs from the cell's at most in the budget: the cell's wins.
+        einfo_data::source::write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
+        resume(dir, &[], opts)?
     } else {
         train(cfg, dir, &RunOptions { force: true, ..opts.clone() })?
     };
@@ -91,15 +89,4 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
     }
     let report = evaluate(dir, &EvalOptions::default(), &opts.data)?;
     Ok(CellOutcome::Ran { from_step, report: Box::new(report) })
-}
-
-/// Resume with the cell's budget written into the run's config (a budget without
-/// `max_steps` also clears one the run had).
-fn resume_to(dir: &Path, cfg: &Config, sets: &[String], opts: &RunOptions) -> Result<crate::run::RunSummary> {
-    let mut existing = read_config(dir)?;
-    if existing.train.max_steps.is_some() && cfg.train.max_steps.is_none() {
-        existing.train.max_steps = None;
-        einfo_data::source::write_atomic(&dir.join("config.toml"), existing.to_toml().as_bytes())?;
-    }
-    resume(dir, sets, opts)
 }

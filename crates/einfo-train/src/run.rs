@@ -187,7 +187,7 @@ fn run_loop(cfg: &Config, run_dir: &Path, opts: &RunOptions, resume_from: Option
 
     let batcher = Batcher::new(&data, &split.indices, cfg.train.batch_size, cfg.train.seed)?;
     let bpe = batcher.batches_per_epoch() as u64;
-    let total = (cfg.train.epochs * bpe).min(cfg.train.max_steps.unwrap_or(u64::MAX));
+    let total = total_steps(cfg, split.len());
     let (mut step, mut epoch, mut batch_in_epoch) = (0u64, 0u64, 0usize);
     let log_path = run_dir.join("log.csv");
     if let Some(ckpt) = &resume_from {
