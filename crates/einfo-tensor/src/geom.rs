@@ -80,4 +80,40 @@ impl ConvGeom {
     pub fn image_len(&self) -> usize {
         self.batch * self.h * self.w * self.c
     }
+
+    /// The kernel columns `kx0..kx1` whose input column `ox·stride + kx − pad` lies inside
+    /// `0..w` for output column `ox` (contiguous, since the input column grows with `kx`);
+    /// empty (`kx0 == kx1`) when none does.
+    pub fn taps_inside(&self, ox: usize) -> (usize, usize) {
+        let start = ox * self.stride; // input column of tap kx, shifted by +pad
+        let kx0 = self.pad.saturating_sub(start).min(self.k);
+        let kx1 = (self.w + self.pad).saturating_sub(start).min(self.k).max(kx0);
+        (kx0, kx1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `taps_inside` equals the taps found by testing every kernel column.
+    #[test]
+    fn taps_inside_matches_brute_force() {
+        for k in 1..=7 {
+            for stride in 1..=k {
+                for pad in 0..k {
+                    for w in 1..=12 {
+                        let spec = ConvSpec { k, stride, pad };
+                        let Ok(g) = spec.geom(1, w, w, 1) else { continue };
+                        for ox in 0..g.wo {
+                            let inside: Vec<usize> =
+                                (0..k).filter(|&kx| (ox * stride + kx) as isize - pad as isize >= 0 && ox * stride + kx < w + pad).collect();
+                            let (kx0, kx1) = g.taps_inside(ox);
+                            assert_eq!((kx0..kx1).collect::<Vec<_>>(), inside, "k{k} s{stride} p{pad} w{w} ox{ox}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -19,7 +19,13 @@ impl Elem for f64 {}
 
 fn im2col_impl<T: Elem>(src: &[T], g: &ConvGeom) -> Vec<T> {
     let (cols, c) = (g.cols(), g.c);
-    let mut dst = vec![T::default(); g.rows() * cols];
+    let len = g.rows() * cols;
+    let mut dst = Vec::with_capacity(len);
+    // SAFETY: f32 / f64 have no invalid bit patterns, and the loop below writes every
+    // element of every row (a copy inside the image, an explicit zero in the padding)
+    // before the buffer is returned; skipping the up-front zero fill saves a full-size
+    // memset (12.8 MB for the trunk's 64→128 convolution at batch 64).
+    unsafe { dst.set_len(len) };
     let per_image = g.ho * g.wo * cols;
     dst.par_chunks_mut(per_image).enumerate().for_each(|(b, out)| {
         let img = &src[b * g.h * g.w * c..(b + 1) * g.h * g.w * c];
@@ -28,18 +34,22 @@ fn im2col_impl<T: Elem>(src: &[T], g: &ConvGeom) -> Vec<T> {
                 let row = &mut out[(oy * g.wo + ox) * cols..(oy * g.wo + ox + 1) * cols];
                 for ky in 0..g.k {
                     let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                    let seg = &mut row[ky * g.k * c..(ky + 1) * g.k * c];
                     if iy < 0 || iy >= g.h as isize {
-                        continue; // stays zero
+                        seg.fill(T::default());
+                        continue;
                     }
-                    for kx in 0..g.k {
-                        let ix = (ox * g.stride + kx) as isize - g.pad as isize;
-                        if ix < 0 || ix >= g.w as isize {
-                            continue;
-                        }
-                        let s = (iy as usize * g.w + ix as usize) * c;
-                        let d = (ky * g.k + kx) * c;
-                        row[d..d + c].copy_from_slice(&img[s..s + c]);
+                    // The taps kx0..kx1 that land inside the image read adjacent pixels of
+                    // one image row: one copy of (kx1 − kx0)·C values, zeros either side.
+                    let (kx0, kx1) = g.taps_inside(ox);
+                    if kx0 == kx1 {
+                        seg.fill(T::default());
+                        continue;
                     }
+                    let s = (iy as usize * g.w + ox * g.stride + kx0 - g.pad) * c;
+                    seg[..kx0 * c].fill(T::default());
+                    seg[kx0 * c..kx1 * c].copy_from_slice(&img[s..s + (kx1 - kx0) * c]);
+                    seg[kx1 * c..].fill(T::default());
                 }
             }
         }
@@ -61,16 +71,15 @@ fn col2im_impl<T: Elem>(src: &[T], g: &ConvGeom) -> Vec<T> {
                     if iy < 0 || iy >= g.h as isize {
                         continue;
                     }
-                    for kx in 0..g.k {
-                        let ix = (ox * g.stride + kx) as isize - g.pad as isize;
-                        if ix < 0 || ix >= g.w as isize {
-                            continue;
-                        }
-                        let s = (ky * g.k + kx) * c;
-                        let d = (iy as usize * g.w + ix as usize) * c;
-                        for (o, &v) in img[d..d + c].iter_mut().zip(&row[s..s + c]) {
-                            *o += v;
-                        }
+                    let (kx0, kx1) = g.taps_inside(ox);
+                    if kx0 == kx1 {
+                        continue;
+                    }
+                    let s = (ky * g.k + kx0) * c;
+                    let d = (iy as usize * g.w + ox * g.stride + kx0 - g.pad) * c;
+                    let n = (kx1 - kx0) * c;
+                    for (o, &v) in img[d..d + n].iter_mut().zip(&row[s..s + n]) {
+                        *o += v;
                     }
                 }
             }
