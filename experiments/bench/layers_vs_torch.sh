@@ -4,7 +4,10 @@
 #   1. `torch_elastic_step.py --layers` (median of 30 forward + backward per layer),
 #   2. the criterion bench `layers` for the einfo rows (as the `einfo` binary runs),
 #   3. the same bench for candle's stock rows, with candle's default threading
-#      (CANDLE_NUM_THREADS=2),
+#      (CANDLE_NUM_THREADS=2), from EINFO_STOCK_BENCH if set: a `layers` bench binary built
+#      without the vendored candle-core patch, so the stock rows are candle as released
+#      (build one: a worktree with the `[patch.crates-io]` section removed from Cargo.toml,
+#      `cargo bench -p einfo-tensor --bench layers --no-run`),
 # then prints a table of the medians over rounds (ms per forward + backward) and the ratios.
 #
 #   experiments/bench/layers_vs_torch.sh [PYTHON] [ROUNDS]
@@ -20,13 +23,14 @@ REF=${EINFO_TORCH_BENCH:-../shared/bench/torch_elastic_step.py}
 "$PY" -c 'import torch' 2>/dev/null || { echo "layers_vs_torch: $PY has no torch (see the setup line above)" >&2; exit 1; }
 cargo bench -q -p einfo-tensor --bench layers --no-run 2>/dev/null
 BENCH=$(ls -t target/release/deps/layers-* | grep -v '\.d$' | head -1)
+STOCK=${EINFO_STOCK_BENCH:-$BENCH}
 export RAYON_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 OUT=$(mktemp -d)
 CRIT="--warm-up-time 1 --measurement-time 3"
 for r in $(seq "$ROUNDS"); do
     "$PY" "$REF" --threads 2 --layers --steps 30 2>/dev/null > "$OUT/torch-$r.txt"
-    "$BENCH" --bench ' einfo' $CRIT 2>&1 > "$OUT/einfo-$r.txt"
-    CANDLE_NUM_THREADS=2 "$BENCH" --bench ' candle' $CRIT 2>&1 > "$OUT/candle-$r.txt"
+    "$BENCH" --bench ' einfo' $CRIT > "$OUT/einfo-$r.txt" 2>&1
+    CANDLE_NUM_THREADS=2 "$STOCK" --bench ' candle' $CRIT > "$OUT/candle-$r.txt" 2>&1
     echo "round $r of $ROUNDS done" >&2
 done
 python3 - "$OUT" "$ROUNDS" <<'EOF'
@@ -68,4 +72,5 @@ for ours, theirs in LAYERS:
 print("\nper round (einfo / PyTorch):", "; ".join(
     ", ".join(f"{c[(o, 'einfo')]:.1f}/{tr[t]:.1f}" for o, t in LAYERS) for tr, c, _ in runs))
 EOF
+echo "stock rows from: $STOCK"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); GEMM backend: $(grep -m1 -o 'layers \[[^]]*\]' "$OUT/einfo-1.txt")"
