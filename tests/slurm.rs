@@ -64,9 +64,9 @@ fn the_smoke_matrix_through_slurm_matches_the_local_launcher() {
     assert_eq!(unsafe { libc::geteuid() }, 0, "the Slurm test starts daemons and needs root (set EINFO_SKIP_SLURM=1 to skip it)");
     let dir = scratch("slurm");
     let sdir = scratch("slurm-daemons");
-    let daemons = Daemons(sdir.clone());
+    let daemons = Daemons(sdir.to_path_buf());
     let t0 = Instant::now();
-    let out = Command::new("timeout").arg("300").arg("bash").arg(root().join("tests/slurm/start.sh")).arg(&sdir).output().unwrap();
+    let out = Command::new("timeout").arg("300").arg("bash").arg(root().join("tests/slurm/start.sh")).arg(&*sdir).output().unwrap();
     assert!(out.status.success(), "start.sh: {}{}", stdout(&out), stderr(&out));
     let conf = stdout(&out).lines().find_map(|l| l.strip_prefix("SLURM_CONF=").map(str::to_string)).expect("start.sh prints SLURM_CONF");
     eprintln!("slurm up in {:.1} s", t0.elapsed().as_secs_f64());
@@ -89,7 +89,7 @@ fn the_smoke_matrix_through_slurm_matches_the_local_launcher() {
         gpus_per_task: None,
         throttle: Some(2),
         commit: "test".into(),
-        workdir: dir.clone(),
+        workdir: dir.to_path_buf(),
     };
     std::env::set_var("EINFO_TEST_CRASH", "elastic@1");
     let first = submit_and_record(&m, &m.cells(), &opts);
