@@ -55,3 +55,31 @@ fn summed_dimension_and_custom_op_gradients() {
     close(g.get(w.as_tensor()).unwrap(), &[18.0, 18.0, 18.0, 24.0, 24.0, 24.0], "df/dW");
     close(g.get(b.as_tensor()).unwrap(), &[6.0, 6.0, 6.0], "df/db");
 }
+
+/// An op whose backward hands back a gradient of the wrong shape.
+struct BadGrad;
+
+impl candle_core::CustomOp1 for BadGrad {
+    fn name(&self) -> &'static str {
+        "bad-grad"
+    }
+
+    fn cpu_fwd(&self, s: &candle_core::CpuStorage, l: &candle_core::Layout) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use candle_core::backend::BackendStorage;
+        Ok((s.try_clone(l)?, l.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, _grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(Tensor::zeros(2, candle_core::DType::F64, &Device::Cpu)?))
+    }
+}
+
+#[test]
+fn a_gradient_of_the_wrong_shape_is_still_an_error() {
+    // Stock candle added it into zeros of the tensor's shape, which failed; storing the first
+    // gradient as is must fail the same way rather than keep a (2,) gradient for a (3,) tensor.
+    let x = Var::new(&[1.0f64, 2.0, 3.0], &Device::Cpu).unwrap();
+    let y = x.as_tensor().apply_op1(BadGrad).unwrap().sum_all().unwrap();
+    let err = y.backward().unwrap_err().to_string();
+    assert!(err.contains("shape mismatch"), "{err}");
+}

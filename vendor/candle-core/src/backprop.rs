@@ -690,6 +690,28 @@ impl Tensor {
     }
 }
 
+// einfo patch: the errors `zeros_like(tensor).add(grad)` raised for a gradient whose shape
+// or dtype differs from its tensor's, kept for a first gradient stored as is.
+fn check_grad(tensor: &Tensor, grad: &Tensor) -> Result<()> {
+    if tensor.shape() != grad.shape() {
+        return Err(Error::ShapeMismatchBinaryOp {
+            lhs: tensor.shape().clone(),
+            rhs: grad.shape().clone(),
+            op: "add",
+        }
+        .bt());
+    }
+    if tensor.dtype() != grad.dtype() {
+        return Err(Error::DTypeMismatchBinaryOp {
+            lhs: tensor.dtype(),
+            rhs: grad.dtype(),
+            op: "add",
+        }
+        .bt());
+    }
+    Ok(())
+}
+
 /// A store for gradients, associating a tensor id to the corresponding gradient tensor, used for back propagation.
 #[derive(Default, Debug)]
 pub struct GradStore(HashMap<TensorId, Tensor>);
@@ -738,6 +760,7 @@ impl GradStore {
                 *sum = sum.add(grad)?;
             }
             Entry::Vacant(entry) => {
+                check_grad(tensor, grad)?;
                 entry.insert(grad.contiguous()?);
             }
         }
@@ -752,6 +775,7 @@ impl GradStore {
                 *sum = sum.sub(grad)?;
             }
             Entry::Vacant(entry) => {
+                check_grad(tensor, grad)?;
                 entry.insert(grad.neg()?);
             }
         }
