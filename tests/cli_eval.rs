@@ -13,6 +13,16 @@ fn committed_classifier_reproduces_its_test_accuracy() {
 }
 
 #[test]
+fn committed_fashion_classifier_reproduces_its_test_accuracy() {
+    // Trained by `einfo classifier train --dataset fashion-mnist` (10 epochs, seed 0): 90.89%.
+    let o = einfo(&["classifier", "eval", "--dataset", "fashion-mnist"], &root());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let acc: f64 = out.split("test accuracy ").nth(1).and_then(|s| s.trim().trim_end_matches('%').parse().ok()).unwrap_or_else(|| panic!("{out}"));
+    assert!(acc >= 90.0, "committed LeNet: {acc}% on the Fashion-MNIST test set");
+}
+
+#[test]
 fn a_tampered_classifier_is_refused() {
     let dir = scratch("tamper");
     let src = root().join("datasets/classifiers/mnist-lenet.safetensors");
