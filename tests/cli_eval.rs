@@ -3,22 +3,24 @@
 mod common;
 use common::*;
 
-#[test]
-fn committed_classifier_reproduces_its_test_accuracy() {
-    let o = einfo(&["classifier", "eval", "--dataset", "mnist"], &root());
+/// `einfo classifier eval --dataset D`: the committed classifier's test accuracy, in %.
+fn committed_accuracy(dataset: &str) -> f64 {
+    let o = einfo(&["classifier", "eval", "--dataset", dataset], &root());
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    let acc: f64 = out.split("test accuracy ").nth(1).and_then(|s| s.trim().trim_end_matches('%').parse().ok()).unwrap_or_else(|| panic!("{out}"));
+    out.split("test accuracy ").nth(1).and_then(|s| s.trim().trim_end_matches('%').parse().ok()).unwrap_or_else(|| panic!("{out}"))
+}
+
+#[test]
+fn committed_classifier_reproduces_its_test_accuracy() {
+    let acc = committed_accuracy("mnist");
     assert!(acc >= 99.0, "committed LeNet: {acc}% on the MNIST test set");
 }
 
 #[test]
 fn committed_fashion_classifier_reproduces_its_test_accuracy() {
     // Trained by `einfo classifier train --dataset fashion-mnist` (10 epochs, seed 0): 90.89%.
-    let o = einfo(&["classifier", "eval", "--dataset", "fashion-mnist"], &root());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
-    let acc: f64 = out.split("test accuracy ").nth(1).and_then(|s| s.trim().trim_end_matches('%').parse().ok()).unwrap_or_else(|| panic!("{out}"));
+    let acc = committed_accuracy("fashion-mnist");
     assert!(acc >= 90.0, "committed LeNet: {acc}% on the Fashion-MNIST test set");
 }
 
