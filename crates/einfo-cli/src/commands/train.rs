@@ -217,6 +217,7 @@ pub fn bench(cmd: BenchCommand) -> Result<()> {
             let cfg = presets::load(&preset)?.with_overrides(&sets)?;
             let r = einfo_train::bench::bench_step(&cfg, warmup, steps)?;
             let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+            println!("GEMM backend: {}", einfo_tensor::gemm::backend_name());
             println!(
                 "RESULT einfo preset={preset} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
                 cfg.train.batch_size, r.median_step_s, r.images_per_s
