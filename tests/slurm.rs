@@ -119,7 +119,5 @@ fn the_smoke_matrix_through_slurm_matches_the_local_launcher() {
     let b = aggregate(&m.root, &dir.join("res-slurm"), "smoke", "test").unwrap();
     assert_eq!(b.cells, 7);
     assert_eq!(std::fs::read_to_string(&a.csv).unwrap(), std::fs::read_to_string(&b.csv).unwrap());
-    drop(daemons);
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&sdir).unwrap();
+    drop(daemons); // stop the daemons before their state directory is removed
 }
