@@ -47,10 +47,7 @@ fn eval_writes_metrics_for_a_run() {
     let dir = scratch("eval");
     for preset in ["gumbel", "jointvae"] {
         let run = dir.join(preset);
-        let o = einfo(
-            &["train", "--preset", preset, "--max-steps", "2", "--out", run.to_str().unwrap(), "--quiet", "--set", "train.batch_size=16"],
-            &dir,
-        );
+        let o = einfo(&["train", "--preset", preset, "--max-steps", "2", "--out", run.to_str().unwrap(), "--quiet", "--set", "train.batch_size=16"], &dir);
         assert!(o.status.success(), "{}", stderr(&o));
         let o = einfo(&["eval", run.to_str().unwrap(), "--per-code", "30"], &dir);
         assert!(o.status.success(), "{preset}: {}", stderr(&o));

@@ -50,13 +50,7 @@ pub fn scratch(name: &str) -> Scratch {
 
 /// `einfo ARGS` with the shared cache, run in `cwd`.
 pub fn einfo(args: &[&str], cwd: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_einfo"))
-        .args(args)
-        .current_dir(cwd)
-        .env("EINFO_CACHE", cache())
-        .env_remove("EINFO_DATA")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_einfo")).args(args).current_dir(cwd).env("EINFO_CACHE", cache()).env_remove("EINFO_DATA").output().unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -32,7 +32,13 @@ impl Drop for Daemons {
 
 fn smoke(root: &Path) -> Matrix {
     let p = Profile::Smoke;
-    Matrix { root: root.into(), methods: einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect(), splits: p.splits(), seeds: vec![0], budget: p.budget() }
+    Matrix {
+        root: root.into(),
+        methods: einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect(),
+        splits: p.splits(),
+        seeds: vec![0],
+        budget: p.budget(),
+    }
 }
 
 fn wait_for_queue(root: &Path, timeout: Duration) {
@@ -49,7 +55,17 @@ fn wait_for_queue(root: &Path, timeout: Duration) {
 
 fn submit_and_record(m: &Matrix, cells: &[einfo_ablation::Cell], opts: &SlurmOptions) -> Vec<String> {
     let sub = submit(m, cells, opts).unwrap();
-    let launch = Launch { launcher: "slurm".into(), command: "test".into(), git_commit: Some(opts.commit.clone()), unix_time: now_unix(), matrix: m.clone(), cells: sub.cells.clone(), slurm_job: Some(sub.job_id), jobs: None, threads_per_cell: Some(opts.cpus_per_task) };
+    let launch = Launch {
+        launcher: "slurm".into(),
+        command: "test".into(),
+        git_commit: Some(opts.commit.clone()),
+        unix_time: now_unix(),
+        matrix: m.clone(),
+        cells: sub.cells.clone(),
+        slurm_job: Some(sub.job_id),
+        jobs: None,
+        threads_per_cell: Some(opts.cpus_per_task),
+    };
     Manifest::record(&m.root, launch).unwrap();
     sub.cells
 }

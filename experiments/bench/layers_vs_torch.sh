@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # einfo's per-layer forward + backward against PyTorch's and candle's stock ops, interleaved
 # in one session on the same machine (2 threads, batch 64). Each of ROUNDS rounds runs
-#   1. `torch_elastic_step.py --layers` (median of 30 forward + backward per layer),
+#   1. `torch_step.py --layers` (median of 30 forward + backward per layer),
 #   2. the criterion bench `layers` for the einfo rows (as the `einfo` binary runs),
 #   3. the same bench for candle's stock rows, with candle's default threading
 #      (CANDLE_NUM_THREADS=2), from EINFO_STOCK_BENCH if set: a `layers` bench binary built
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${1:-/tmp/tv/bin/python}
 ROUNDS=${2:-3}
-REF=${EINFO_TORCH_BENCH:-../shared/bench/torch_elastic_step.py}
+REF=${EINFO_TORCH_BENCH:-experiments/bench/torch_step.py}
 [ -f "$REF" ] || { echo "layers_vs_torch: $REF not found (set EINFO_TORCH_BENCH)" >&2; exit 1; }
 "$PY" -c 'import torch' 2>/dev/null || { echo "layers_vs_torch: $PY has no torch (see the setup line above)" >&2; exit 1; }
 cargo bench -q -p einfo-tensor --bench layers --no-run 2>/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # einfo's training step against the PyTorch reference of the same step, interleaved in one
 # session on the same machine (2 threads, batch 64): ROUNDS rounds of
-# `torch_elastic_step.py --steps STEPS` then `einfo bench step --preset elastic --steps STEPS`;
+# `torch_step.py --steps STEPS` then `einfo bench step --preset elastic --steps STEPS`;
 # prints every round and the median of the rounds' images/s for each, and their ratio.
 #
 #   experiments/bench/step_vs_torch.sh [PYTHON] [ROUNDS] [STEPS]
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 PY=${1:-/tmp/tv/bin/python}
 ROUNDS=${2:-5}
 STEPS=${3:-30}
-REF=${EINFO_TORCH_BENCH:-../shared/bench/torch_elastic_step.py}
+REF=${EINFO_TORCH_BENCH:-experiments/bench/torch_step.py}
 [ -f "$REF" ] || { echo "step_vs_torch: $REF not found (set EINFO_TORCH_BENCH)" >&2; exit 1; }
 "$PY" -c 'import torch' 2>/dev/null || { echo "step_vs_torch: $PY has no torch (see the setup line above)" >&2; exit 1; }
 cargo build --release -q -p einfo-cli

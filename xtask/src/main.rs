@@ -7,8 +7,9 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use einfo_ablation::local::{freeze_binary, run_local, sibling_einfo, LocalOptions};
-use einfo_ablation::slurm::SlurmOptions;
 use einfo_ablation::manifest::{now_unix, Launch, Manifest};
+use einfo_ablation::matrix::Schedules;
+use einfo_ablation::slurm::SlurmOptions;
 use einfo_ablation::status::{statuses, Status};
 use einfo_ablation::{Matrix, Profile};
 
@@ -43,8 +44,8 @@ enum Cmd {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Budget profile: smoke (CI: 3 steps, split 1), cpu (3 epochs, splits 1-3),
-    /// paper (200 epochs, 50 splits, cuda).
+    /// Budget profile: smoke (CI: 3 steps, split 1), cpu (5 epochs, splits 1-3, seeds 0-2,
+    /// schedules scaled to the budget), paper (200 epochs, 50 splits, cuda, schedules as published).
     #[arg(long, default_value = "cpu")]
     profile: String,
     /// Methods (presets), comma-separated (default: the seven of the paper's table).
@@ -53,9 +54,16 @@ struct RunArgs {
     /// Splits, comma-separated (default: the profile's).
     #[arg(long, value_delimiter = ',')]
     splits: Vec<usize>,
-    /// Training seeds, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "0")]
+    /// Training seeds, comma-separated (default: the profile's).
+    #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
+    /// mnist, or fashion-mnist (split k: the split the authors' recipe draws with seed k).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// paper (schedules as published) or budget (JointVAE's capacity ramp scaled to the
+    /// cell's budget); default: the profile's.
+    #[arg(long)]
+    schedules: Option<String>,
     /// Epochs per cell (overrides the profile's).
     #[arg(long)]
     epochs: Option<u64>,
@@ -115,11 +123,22 @@ fn matrix(a: &RunArgs) -> Result<Matrix> {
     if let Some(d) = &a.device {
         budget.device = d.clone();
     }
+    if let Some(d) = &a.dataset {
+        let kind: einfo_data::DatasetKind = d.parse()?;
+        budget.dataset = kind.name().to_string();
+    }
+    if let Some(s) = &a.schedules {
+        budget.schedules = match s.as_str() {
+            "paper" => Schedules::Paper,
+            "budget" => Schedules::Budget,
+            other => bail!("--schedules {other}: choose paper or budget"),
+        };
+    }
     let m = Matrix {
         root: a.root.clone(),
         methods: if a.methods.is_empty() { einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect() } else { a.methods.clone() },
         splits: if a.splits.is_empty() { profile.splits() } else { a.splits.clone() },
-        seeds: a.seeds.clone(),
+        seeds: if a.seeds.is_empty() { profile.seeds() } else { a.seeds.clone() },
         budget,
     };
     m.validate()?;
@@ -260,14 +279,14 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Cmd::RunAblations(a) => run_ablations(a),
         Cmd::AblationsStatus { root } => status(root),
-        Cmd::Aggregate { root, name, out } => {
-            einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line()).map(|w| {
+        Cmd::Aggregate { root, name, out } => einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line())
+            .map(|w| {
                 println!("{} cell(s) → {} and {}", w.cells, w.markdown.display(), w.csv.display());
                 if !w.not_included.is_empty() {
                     println!("not included (unfinished): {}", w.not_included.join(", "));
                 }
-            }).map_err(Into::into)
-        }
+            })
+            .map_err(Into::into),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use einfo_train::eval::EvalReport;
-use einfo_train::run::{split_len, total_steps};
+use einfo_train::setup::{split_len, total_steps};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_err, AblationError, Result};
@@ -66,7 +66,9 @@ pub fn collect(root: &Path) -> Result<(Vec<CellResult>, Vec<String>)> {
                 let Ok(cell) = Cell::parse(&rel) else { continue };
                 let mpath = cdir.join("metrics.json");
                 let report: Option<EvalReport> = match std::fs::read_to_string(&mpath) {
-                    Ok(t) => Some(serde_json::from_str(&t).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?),
+                    Ok(t) => Some(
+                        serde_json::from_str(&t).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?,
+                    ),
                     Err(_) => None,
                 };
                 match report {

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod plots;
 pub mod slurm;
+pub mod stats;
 pub mod status;
 
 pub use error::{AblationError, Result};

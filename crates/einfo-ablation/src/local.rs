@@ -61,7 +61,9 @@ pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Optio
     if let Some(t) = threads {
         cmd.env("RAYON_NUM_THREADS", t.to_string()).env("OPENBLAS_NUM_THREADS", t.to_string());
     }
-    let status = cmd.status().map_err(|e| AblationError::Invalid(format!("cannot start {}: {e} (build it with `cargo build --release -p einfo-cli`)", opts.einfo.display())))?;
+    let status = cmd
+        .status()
+        .map_err(|e| AblationError::Invalid(format!("cannot start {}: {e} (build it with `cargo build --release -p einfo-cli`)", opts.einfo.display())))?;
     Ok(status.success())
 }
 
@@ -119,7 +121,11 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
         return Err(e);
     }
     for (id, ok) in results.into_inner().expect("no poisoned lock") {
-        if ok { report.finished.push(id) } else { report.failed.push(id) }
+        if ok {
+            report.finished.push(id)
+        } else {
+            report.failed.push(id)
+        }
     }
     Ok(report)
 }

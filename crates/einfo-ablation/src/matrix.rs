@@ -25,14 +25,42 @@ pub struct Budget {
     pub eval_real_images: usize,
     /// `cpu`, `cuda`, `cuda:N` or `metal`.
     pub device: String,
+    /// `mnist` (the authors' 50 splits) or `fashion-mnist` (split k = the split the
+    /// authors' recipe draws with seed k).
+    #[serde(default = "default_dataset")]
+    pub dataset: String,
+    /// How schedules written for the paper's budget (JointVAE's capacity ramp) are run.
+    #[serde(default)]
+    pub schedules: Schedules,
 }
+
+fn default_dataset() -> String {
+    "mnist".into()
+}
+
+/// Schedules that the reference settings tie to a number of iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedules {
+    /// As published (JointVAE: capacities 0 → 5 nats over 25,000 iterations).
+    #[default]
+    Paper,
+    /// Scaled to the cell's budget: JointVAE's capacities reach their maximum after the
+    /// same fraction of training as in Dupont (2018) on MNIST, 25,000 of 100 epochs × 937.5
+    /// iterations (26.7%), so that a short budget does not end before the ramp has begun.
+    Budget,
+}
+
+/// Fraction of training over which Dupont's MNIST capacities ramp up: 25,000 / 93,750.
+pub const JOINTVAE_RAMP_FRACTION: f64 = 25_000.0 / 93_750.0;
 
 /// Named budgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// CI: one split, 3 steps per cell, a small evaluation.
     Smoke,
-    /// What a 2-core CPU affords: 3 epochs on splits 1–3, the full evaluation every epoch.
+    /// What a 2-core CPU affords: 5 epochs on splits 1–3 × seeds 0–2, the full evaluation
+    /// every epoch, schedules scaled to the budget.
     Cpu,
     /// The paper's protocol: 200 epochs on all 50 splits, on a GPU, evaluated every 10 epochs.
     Paper,
@@ -61,9 +89,45 @@ impl Profile {
 
     pub fn budget(self) -> Budget {
         match self {
-            Profile::Smoke => Budget { epochs: 1, max_steps: Some(3), eval_every_epochs: 1, eval_per_code: 20, eval_real_images: 500, device: "cpu".into() },
-            Profile::Cpu => Budget { epochs: 3, max_steps: None, eval_every_epochs: 1, eval_per_code: 1000, eval_real_images: 0, device: "cpu".into() },
-            Profile::Paper => Budget { epochs: 200, max_steps: None, eval_every_epochs: 10, eval_per_code: 1000, eval_real_images: 0, device: "cuda".into() },
+            Profile::Smoke => Budget {
+                epochs: 1,
+                max_steps: Some(3),
+                eval_every_epochs: 1,
+                eval_per_code: 20,
+                eval_real_images: 500,
+                device: "cpu".into(),
+                dataset: default_dataset(),
+                schedules: Schedules::Budget,
+            },
+            Profile::Cpu => Budget {
+                epochs: 5,
+                max_steps: None,
+                eval_every_epochs: 1,
+                eval_per_code: 1000,
+                eval_real_images: 0,
+                device: "cpu".into(),
+                dataset: default_dataset(),
+                schedules: Schedules::Budget,
+            },
+            Profile::Paper => Budget {
+                epochs: 200,
+                max_steps: None,
+                eval_every_epochs: 10,
+                eval_per_code: 1000,
+                eval_real_images: 0,
+                device: "cuda".into(),
+                dataset: default_dataset(),
+                schedules: Schedules::Paper,
+            },
+        }
+    }
+
+    /// Training seeds.
+    pub fn seeds(self) -> Vec<u64> {
+        match self {
+            Profile::Smoke => vec![0],
+            Profile::Cpu => vec![0, 1, 2],
+            Profile::Paper => vec![0],
         }
     }
 
@@ -123,7 +187,8 @@ impl Matrix {
             presets::load(m).map_err(|_| AblationError::Invalid(format!("unknown method '{m}': choose from {}", presets::NAMES.join(", "))))?;
         }
         for c in self.cells() {
-            self.config(&c)?;
+            let cfg = self.config(&c)?;
+            einfo_train::setup::split_len(&cfg).map_err(|e| AblationError::Invalid(format!("cell {}: {e}", c.id())))?;
         }
         Ok(())
     }
@@ -150,7 +215,13 @@ impl Matrix {
         }
         let wanted: Vec<Cell> = only.iter().map(|id| Cell::parse(id)).collect::<Result<_>>()?;
         if let Some(c) = wanted.iter().find(|c| !all.contains(c)) {
-            return Err(AblationError::Invalid(format!("--only {}: not a cell of this matrix (methods {}, splits {:?}, seeds {:?})", c.id(), self.methods.join(","), self.splits, self.seeds)));
+            return Err(AblationError::Invalid(format!(
+                "--only {}: not a cell of this matrix (methods {}, splits {:?}, seeds {:?})",
+                c.id(),
+                self.methods.join(","),
+                self.splits,
+                self.seeds
+            )));
         }
         Ok(all.into_iter().filter(|c| wanted.contains(c)).collect())
     }
@@ -174,7 +245,25 @@ impl Matrix {
         if let Some(s) = b.max_steps {
             v.push(format!("train.max_steps={s}"));
         }
+        if b.dataset != "mnist" {
+            v.push(format!("data.dataset=\"{}\"", b.dataset));
+        }
+        if b.schedules == Schedules::Budget {
+            if let Some(iters) = self.scaled_capacity_iters(cell, &v) {
+                v.push(format!("jointvae.capacity_iters={iters}"));
+            }
+        }
         v
+    }
+
+    /// JointVAE cells under [`Schedules::Budget`]: the capacity ramp's length in steps.
+    fn scaled_capacity_iters(&self, cell: &Cell, overrides: &[String]) -> Option<u64> {
+        let cfg = presets::load(&cell.method).ok()?.with_overrides(overrides).ok()?;
+        if cfg.model != einfo_train::config::ModelKind::Jointvae {
+            return None;
+        }
+        let total = einfo_train::setup::total_steps(&cfg, einfo_train::setup::split_len(&cfg).ok()?);
+        Some(((total as f64 * JOINTVAE_RAMP_FRACTION).round() as u64).max(1))
     }
 
     /// The cell's resolved config (what `einfo cell` resolves from [`Matrix::cell_args`]).
@@ -232,6 +321,19 @@ mod tests {
         let cfg = m.config(&Cell { method: "elastic".into(), split: 2, seed: 0 }).unwrap();
         assert_eq!((cfg.data.split, cfg.train.max_steps, cfg.eval.per_code), (2, Some(3), 20));
         m.validate().unwrap();
+        // JointVAE's capacity ramp scaled to the budget: 5 epochs of split 1 (42,794 images,
+        // 668 batches of 64) = 3,340 steps; 3,340 × 25,000 / 93,750 = 890.7 → 891.
+        let mut cpu = m.clone();
+        cpu.budget = Profile::Cpu.budget();
+        let vae = Cell { method: "jointvae".into(), split: 1, seed: 0 };
+        assert_eq!(cpu.config(&vae).unwrap().jointvae.capacity_iters, 891);
+        assert_eq!(cpu.config(&Cell { method: "elastic".into(), ..vae.clone() }).unwrap().jointvae.capacity_iters, 25_000, "only JointVAE cells");
+        cpu.budget.schedules = Schedules::Paper;
+        assert_eq!(cpu.config(&vae).unwrap().jointvae.capacity_iters, 25_000);
+        // Another data set: its generated split k.
+        cpu.budget.dataset = "fashion-mnist".into();
+        let cfg = cpu.config(&Cell { method: "uniform".into(), split: 2, seed: 1 }).unwrap();
+        assert_eq!((cfg.data.dataset.as_str(), cfg.data.split, cfg.train.seed), ("fashion-mnist", 2, 1));
         let mut bad = m.clone();
         bad.methods.push("nonsense".into());
         assert!(bad.validate().unwrap_err().to_string().contains("unknown method 'nonsense'"));

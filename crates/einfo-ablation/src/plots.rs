@@ -38,10 +38,7 @@ fn methods(results: &[CellResult]) -> Vec<String> {
 
 /// Each method's first cell (lowest split, then seed).
 fn first_cells(results: &[CellResult]) -> Vec<&CellResult> {
-    methods(results)
-        .iter()
-        .filter_map(|m| results.iter().filter(|r| &r.cell.method == m).min_by_key(|r| (r.cell.split, r.cell.seed)))
-        .collect()
+    methods(results).iter().filter_map(|m| results.iter().filter(|r| &r.cell.method == m).min_by_key(|r| (r.cell.split, r.cell.seed))).collect()
 }
 
 /// Draw every picture into `dir`; returns (file name, caption) pairs.
@@ -59,7 +56,10 @@ pub fn draw_all(results: &[CellResult], dir: &Path) -> Result<Vec<(String, Strin
     }
     let order = montage(&first, &dir.join("montage.png"))?;
     if !order.is_empty() {
-        out.push(("montage.png".into(), format!("Samples (rows: codes 0–9, columns: fixed noise), left to right: {}; each method's first cell.", order.join(", "))));
+        out.push((
+            "montage.png".into(),
+            format!("Samples (rows: codes 0–9, columns: fixed noise), left to right: {}; each method's first cell.", order.join(", ")),
+        ));
     }
     Ok(out)
 }
@@ -88,7 +88,14 @@ fn prior(first: &[&CellResult], path: &Path) -> Result<(), String> {
             .y_label_area_size(40)
             .build_cartesian_2d(-0.5f64..(truth.len() as f64 - 0.5), 0f64..ymax)
             .map_err(|e| e.to_string())?;
-        chart.configure_mesh().disable_x_mesh().x_labels(truth.len()).x_label_formatter(&|x| format!("{:.0}", x)).x_desc("class").draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(truth.len())
+            .x_label_formatter(&|x| format!("{:.0}", x))
+            .x_desc("class")
+            .draw()
+            .map_err(|e| e.to_string())?;
         chart
             .draw_series(truth.iter().enumerate().map(|(i, v)| Rectangle::new([(i as f64 - 0.38, 0.0), (i as f64, *v)], RGBColor(170, 170, 170).filled())))
             .map_err(|e| e.to_string())?
@@ -99,7 +106,13 @@ fn prior(first: &[&CellResult], path: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .label("model")
             .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], color(0).filled()));
-        chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
 }
@@ -144,7 +157,13 @@ fn nmi_per_split(results: &[CellResult], path: &Path) -> Result<(), String> {
             .label(m.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], c.filled()));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
 }
 

@@ -166,7 +166,13 @@ mod tests {
 
     #[test]
     fn script_has_one_task_per_cell_and_quotes_paths() {
-        let m = Matrix { root: "/tmp/a b/runs".into(), methods: vec!["uniform".into(), "elastic".into()], splits: vec![1], seeds: vec![0], budget: Profile::Smoke.budget() };
+        let m = Matrix {
+            root: "/tmp/a b/runs".into(),
+            methods: vec!["uniform".into(), "elastic".into()],
+            splits: vec![1],
+            seeds: vec![0],
+            budget: Profile::Smoke.budget(),
+        };
         let opts = SlurmOptions {
             einfo: "/x/einfo".into(),
             partition: Some("gpu".into()),
@@ -178,7 +184,17 @@ mod tests {
             workdir: "/repo".into(),
         };
         let s = batch_script(&m, &m.cells(), &opts).unwrap();
-        for want in ["#SBATCH --array=0-1%2", "#SBATCH --partition=gpu", "#SBATCH --time=01:00:00", "#SBATCH --gpus-per-task=1", "#SBATCH --cpus-per-task=4", "export EINFO_GIT_COMMIT=abc", "  1)  # elastic/split1/seed0", "'/tmp/a b/runs/elastic/split1/seed0'", "'train.device=\"cpu\"'"] {
+        for want in [
+            "#SBATCH --array=0-1%2",
+            "#SBATCH --partition=gpu",
+            "#SBATCH --time=01:00:00",
+            "#SBATCH --gpus-per-task=1",
+            "#SBATCH --cpus-per-task=4",
+            "export EINFO_GIT_COMMIT=abc",
+            "  1)  # elastic/split1/seed0",
+            "'/tmp/a b/runs/elastic/split1/seed0'",
+            "'train.device=\"cpu\"'",
+        ] {
             assert!(s.contains(want), "missing {want:?} in\n{s}");
         }
         assert_eq!(shell_quote("it's"), r"'it'\''s'");

@@ -25,10 +25,18 @@ pub enum Status {
     /// Running under the scheduler.
     Running,
     /// Stopped part-way (killed, interrupted, time limit): the next launch continues it.
-    Interrupted { step: u64, total: u64 },
+    Interrupted {
+        step: u64,
+        total: u64,
+    },
     /// Its last attempt ended in an error: the tail of its log.
-    Failed { step: u64, tail: String },
-    Finished { step: u64 },
+    Failed {
+        step: u64,
+        tail: String,
+    },
+    Finished {
+        step: u64,
+    },
 }
 
 impl Status {
@@ -58,7 +66,8 @@ fn ended_in_error(log: &Path) -> Option<String> {
     if last.contains(": interrupted;") {
         return None; // SIGTERM / Ctrl-C / time limit: checkpointed, not failed
     }
-    let failed = last.starts_with("einfo: error") || last.contains("panicked") || last.contains("CANCELLED") || last.contains("Killed") || last.contains("error:");
+    let failed =
+        last.starts_with("einfo: error") || last.contains("panicked") || last.contains("CANCELLED") || last.contains("Killed") || last.contains("error:");
     failed.then_some(tail)
 }
 

@@ -25,6 +25,16 @@ pub struct Batch {
     pub indices: Vec<u32>,
 }
 
+/// A batch of images without their labels: what the unsupervised training loops get, so
+/// that no training step can read a label.
+#[derive(Debug, Clone)]
+pub struct Images {
+    /// `(B, 1, rows, cols)`, f32, `x / 255 · 2 − 1`.
+    pub images: Tensor,
+    /// The data set indices of the batch's images.
+    pub indices: Vec<u32>,
+}
+
 /// Makes epochs of batches over a subset of a data set.
 #[derive(Debug, Clone)]
 pub struct Batcher<'a> {
@@ -40,10 +50,7 @@ impl<'a> Batcher<'a> {
             return Err(DataError::InvalidSplit("batch size must be at least 1".into()));
         }
         if indices.len() < batch_size {
-            return Err(DataError::InvalidSplit(format!(
-                "{} images cannot fill one batch of {batch_size} (drop-last): use a smaller batch",
-                indices.len()
-            )));
+            return Err(DataError::InvalidSplit(format!("{} images cannot fill one batch of {batch_size} (drop-last): use a smaller batch", indices.len())));
         }
         if let Some(&i) = indices.iter().find(|&&i| i as usize >= data.len()) {
             return Err(DataError::InvalidSplit(format!("index {i} is outside the data set of {} images", data.len())));
@@ -76,6 +83,27 @@ impl<'a> Batcher<'a> {
     pub fn epoch_from(&self, epoch: u64, start: usize, device: &Device) -> EpochIter<'a> {
         EpochIter { data: self.data, order: self.order(epoch), batch_size: self.batch_size, next: start, device: device.clone() }
     }
+
+    /// The same batches as [`Batcher::epoch_from`], images only (labels are never read).
+    pub fn images_from(&self, epoch: u64, start: usize, device: &Device) -> ImagesIter<'a> {
+        ImagesIter(self.epoch_from(epoch, start, device))
+    }
+}
+
+/// The batches of one epoch without labels.
+pub struct ImagesIter<'a>(EpochIter<'a>);
+
+impl Iterator for ImagesIter<'_> {
+    type Item = Result<Images>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let idx = self.0.next_indices()?;
+        Some(images_of(self.0.data, &idx, &self.0.device))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
 }
 
 /// The batches of one epoch.
@@ -88,8 +116,14 @@ pub struct EpochIter<'a> {
 }
 
 impl EpochIter<'_> {
-    fn make(&self, idx: &[u32]) -> Result<Batch> {
-        batch_of(self.data, idx, &self.device)
+    fn next_indices(&mut self) -> Option<Vec<u32>> {
+        let start = self.next * self.batch_size;
+        let end = start + self.batch_size;
+        if end > self.order.len() {
+            return None;
+        }
+        self.next += 1;
+        Some(self.order[start..end].to_vec())
     }
 }
 
@@ -97,13 +131,8 @@ impl Iterator for EpochIter<'_> {
     type Item = Result<Batch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let start = self.next * self.batch_size;
-        let end = start + self.batch_size;
-        if end > self.order.len() {
-            return None;
-        }
-        self.next += 1;
-        Some(self.make(&self.order[start..end]))
+        let idx = self.next_indices()?;
+        Some(batch_of(self.data, &idx, &self.device))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -114,19 +143,21 @@ impl Iterator for EpochIter<'_> {
 
 impl ExactSizeIterator for EpochIter<'_> {}
 
-/// The images `idx` of `data` as a batch on `device`.
-pub fn batch_of(data: &Dataset, idx: &[u32], device: &Device) -> Result<Batch> {
+/// The images `idx` of `data` on `device`, without their labels.
+pub fn images_of(data: &Dataset, idx: &[u32], device: &Device) -> Result<Images> {
     let n = data.image_len();
     let mut px = Vec::with_capacity(idx.len() * n);
     for &i in idx {
         px.extend(data.image(i as usize).iter().map(|&p| p as f32 * (2.0 / 255.0) - 1.0));
     }
+    Ok(Images { images: Tensor::from_vec(px, (idx.len(), 1, data.rows, data.cols), device)?, indices: idx.to_vec() })
+}
+
+/// The images `idx` of `data` and their labels as a batch on `device`.
+pub fn batch_of(data: &Dataset, idx: &[u32], device: &Device) -> Result<Batch> {
+    let Images { images, indices } = images_of(data, idx, device)?;
     let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize] as u32).collect();
-    Ok(Batch {
-        images: Tensor::from_vec(px, (idx.len(), 1, data.rows, data.cols), device)?,
-        labels: Tensor::from_vec(labels, idx.len(), device)?,
-        indices: idx.to_vec(),
-    })
+    Ok(Batch { images, labels: Tensor::from_vec(labels, idx.len(), device)?, indices })
 }
 
 #[cfg(test)]
@@ -179,6 +210,9 @@ mod tests {
         let all: Vec<Vec<u32>> = b.epoch(3, &Device::Cpu).map(|x| x.unwrap().indices).collect();
         let tail: Vec<Vec<u32>> = b.epoch_from(3, 2, &Device::Cpu).map(|x| x.unwrap().indices).collect();
         assert_eq!(&all[2..], &tail[..]);
+        // The label-free batches are the same images in the same order.
+        let imgs: Vec<Vec<u32>> = b.images_from(3, 2, &Device::Cpu).map(|x| x.unwrap().indices).collect();
+        assert_eq!(imgs, tail);
     }
 
     #[test]

@@ -35,10 +35,8 @@ impl Dataset {
         let files = kind.files();
         let load_half = |img: usize, lab: usize| -> Result<(crate::idx::IdxImages, Vec<u8>)> {
             let (ip, lp) = (dir.join(files[img].name), dir.join(files[lab].name));
-            let im = parse_images(&read_verified(&ip, &files[img])?)
-                .map_err(|problem| DataError::Idx { path: ip.clone(), problem })?;
-            let lb = parse_labels(&read_verified(&lp, &files[lab])?, kind.num_classes())
-                .map_err(|problem| DataError::Idx { path: lp.clone(), problem })?;
+            let im = parse_images(&read_verified(&ip, &files[img])?).map_err(|problem| DataError::Idx { path: ip.clone(), problem })?;
+            let lb = parse_labels(&read_verified(&lp, &files[lab])?, kind.num_classes()).map_err(|problem| DataError::Idx { path: lp.clone(), problem })?;
             check_pair(&im, &lb, &ip.display().to_string(), &lp.display().to_string())?;
             Ok((im, lb))
         };
@@ -58,20 +56,9 @@ impl Dataset {
     }
 
     /// Build a data set from raw parts (a user's own data, or tests).
-    pub fn from_parts(
-        kind: DatasetKind,
-        rows: usize,
-        cols: usize,
-        num_classes: usize,
-        pixels: Vec<u8>,
-        labels: Vec<u8>,
-    ) -> Result<Self> {
+    pub fn from_parts(kind: DatasetKind, rows: usize, cols: usize, num_classes: usize, pixels: Vec<u8>, labels: Vec<u8>) -> Result<Self> {
         if rows == 0 || cols == 0 || pixels.len() != labels.len() * rows * cols {
-            return Err(DataError::InvalidSplit(format!(
-                "{} pixels do not make {} images of {rows}×{cols}",
-                pixels.len(),
-                labels.len()
-            )));
+            return Err(DataError::InvalidSplit(format!("{} pixels do not make {} images of {rows}×{cols}", pixels.len(), labels.len())));
         }
         if let Some(&l) = labels.iter().find(|&&l| l as usize >= num_classes) {
             return Err(DataError::InvalidSplit(format!("label {l} is not below num_classes = {num_classes}")));

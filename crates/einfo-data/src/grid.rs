@@ -38,8 +38,7 @@ pub fn save_png(img: &GrayImage, path: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| DataError::Image(format!("{}: {e}", path.display())))?;
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).map_err(|e| DataError::Image(format!("{}: {e}", path.display())))?;
     crate::source::write_atomic(path, &bytes)
 }
 

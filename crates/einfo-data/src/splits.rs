@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset::{Dataset, Part};
 use crate::error::{DataError, Result};
-use crate::rng::{rng_for, shuffle, unit_f64, below};
+use crate::rng::{below, rng_for, shuffle, unit_f64};
 use crate::source::DatasetKind;
 
 /// Number of predefined MNIST splits.
@@ -46,10 +46,8 @@ fn parse_csv(text: &str) -> std::result::Result<Vec<SplitSpec>, String> {
     }
     lines
         .map(|line| {
-            let f: Vec<usize> = line
-                .split(',')
-                .map(|x| x.trim().parse::<usize>().map_err(|e| format!("'{line}': {e}")))
-                .collect::<std::result::Result<_, _>>()?;
+            let f: Vec<usize> =
+                line.split(',').map(|x| x.trim().parse::<usize>().map_err(|e| format!("'{line}': {e}"))).collect::<std::result::Result<_, _>>()?;
             if f.len() != 12 {
                 return Err(format!("'{line}': expected 12 fields"));
             }
@@ -91,11 +89,7 @@ impl Split {
             return Err(DataError::InvalidSplit("no classes: give one count per class".into()));
         }
         if counts.len() != data.num_classes {
-            return Err(DataError::InvalidSplit(format!(
-                "{} counts given for a data set of {} classes",
-                counts.len(),
-                data.num_classes
-            )));
+            return Err(DataError::InvalidSplit(format!("{} counts given for a data set of {} classes", counts.len(), data.num_classes)));
         }
         if counts.iter().all(|&c| c == 0) {
             return Err(DataError::InvalidSplit("every class count is zero".into()));
@@ -120,9 +114,7 @@ impl Split {
     /// Predefined MNIST split `id` (1..=50) drawn from all 70,000 MNIST images.
     pub fn mnist(data: &Dataset, id: usize, seed: u64) -> Result<Split> {
         if data.kind != DatasetKind::Mnist || data.part != Part::All {
-            return Err(DataError::InvalidSplit(
-                "the predefined splits draw from all 70,000 MNIST images (Part::All)".into(),
-            ));
+            return Err(DataError::InvalidSplit("the predefined splits draw from all 70,000 MNIST images (Part::All)".into()));
         }
         let spec = mnist_split(id)?;
         Split::draw(data, format!("mnist-split{id}"), &spec.counts, seed, id as u64)
@@ -165,9 +157,7 @@ pub fn generate_counts(available: &[usize], cap: Option<usize>, seed: u64) -> Re
     }
     let mut rng = rng_for(seed, CUSTOM_SPLIT_STREAM);
     let full = below(&mut rng, available.len() as u64) as usize;
-    let counts: Vec<usize> = (0..available.len())
-        .map(|k| if k == full { cap } else { ((0.1 + 0.9 * unit_f64(&mut rng)) * cap as f64) as usize })
-        .collect();
+    let counts: Vec<usize> = (0..available.len()).map(|k| if k == full { cap } else { ((0.1 + 0.9 * unit_f64(&mut rng)) * cap as f64) as usize }).collect();
     check_available(&counts, available)?;
     Ok(counts)
 }
@@ -179,11 +169,7 @@ pub fn counts_from_ratios(available: &[usize], ratios: &[f64], cap: Option<usize
         return Err(DataError::InvalidSplit("no classes: give one ratio per class".into()));
     }
     if ratios.len() != available.len() {
-        return Err(DataError::InvalidSplit(format!(
-            "{} ratios given for a data set of {} classes",
-            ratios.len(),
-            available.len()
-        )));
+        return Err(DataError::InvalidSplit(format!("{} ratios given for a data set of {} classes", ratios.len(), available.len())));
     }
     if let Some(r) = ratios.iter().find(|r| !r.is_finite() || **r < 0.0) {
         return Err(DataError::InvalidSplit(format!("ratio {r} is not a finite non-negative number")));
@@ -263,20 +249,14 @@ mod tests {
     #[test]
     fn impossible_requests_are_rejected() {
         assert!(matches!(generate_counts(&[], None, 0), Err(DataError::InvalidSplit(_))));
-        assert!(matches!(
-            generate_counts(&[100, 100], Some(150), 0),
-            Err(DataError::NotEnoughImages { wanted: 150, available: 100, .. })
-        ));
+        assert!(matches!(generate_counts(&[100, 100], Some(150), 0), Err(DataError::NotEnoughImages { wanted: 150, available: 100, .. })));
         assert!(counts_from_ratios(&[10, 10], &[1.0], None).is_err());
         assert!(counts_from_ratios(&[10, 10], &[0.0, 0.0], None).is_err());
         assert!(counts_from_ratios(&[10, 10], &[f64::NAN, 1.0], None).is_err());
         assert!(counts_from_ratios(&[10, 10], &[-1.0, 1.0], None).is_err());
         assert!(counts_from_ratios(&[], &[], None).is_err());
         assert_eq!(counts_from_ratios(&[100, 100, 100], &[1.0, 0.5, 0.25], Some(80)).unwrap(), vec![80, 40, 20]);
-        assert!(matches!(
-            counts_from_ratios(&[100, 10], &[1.0, 1.0], Some(50)),
-            Err(DataError::NotEnoughImages { class: 1, wanted: 50, available: 10 })
-        ));
+        assert!(matches!(counts_from_ratios(&[100, 10], &[1.0, 1.0], Some(50)), Err(DataError::NotEnoughImages { class: 1, wanted: 50, available: 10 })));
     }
 
     fn toy() -> Dataset {

@@ -63,10 +63,7 @@ fn wrong_magic() {
     assert!(matches!(problem(read_images(&tmp("magic-first", &b)).unwrap_err()), IdxProblem::BadMagic(_)));
     // A label file read as images has the wrong rank.
     let lab = encode(&[3], &[1, 2, 3]);
-    assert_eq!(
-        problem(read_images(&tmp("rank", &lab)).unwrap_err()),
-        IdxProblem::WrongRank { expected: 3, found: 1 }
-    );
+    assert_eq!(problem(read_images(&tmp("rank", &lab)).unwrap_err()), IdxProblem::WrongRank { expected: 3, found: 1 });
 }
 
 #[test]

@@ -29,6 +29,7 @@ fn all_70k_images_with_canonical_counts() {
     // Train 5923 6742 5958 6131 5842 5421 5918 6265 5851 5949 plus test
     // 980 1135 1032 1010 982 892 958 1028 974 1009.
     assert_eq!(d.class_counts(), vec![6903, 7877, 6990, 7141, 6824, 6313, 6876, 7293, 6825, 6958]);
+    assert_eq!(d.class_counts(), DatasetKind::Mnist.class_counts_all().to_vec());
     let train = Dataset::load(DatasetKind::Mnist, Part::Train, &opts()).unwrap();
     assert_eq!(train.class_counts(), vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
     assert_eq!(&d.pixels[..784 * 10], &train.pixels[..784 * 10], "Part::All starts with the training set");

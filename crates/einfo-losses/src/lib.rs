@@ -11,7 +11,9 @@
 //! | info | [`info_loss`] | `CE(Q(G(z,c)), argmax c)` |
 //! | L_trans (paper v1) | [`trans_kl`] | `KL(Q(c|x) ‖ Q(c|x'))`, either direction or symmetric |
 //! | L_trans (released code) | [`nt_xent`] | NT-Xent on Q's feature, temperature τ |
-//! | L_ent | [`mean_entropy`] | `(1/B) Σ H(Q(c|x))` |
+//! | L_ent | [`entropy_loss`] | `½ ((1/B) Σ H(Q(c|x)) + (1/B) Σ H(Q(c|x')))` |
+//! | prior ← Q (extension) | [`prior_em_loss`] | `−Σ_k sg(q̄_k) log softmax(θ)_k`, `q̄` = mean Q(c\|x) on real images |
+//! | Q's marginal (extension) | [`marginal_kl`] | `KL(q̄ ‖ sg(softmax θ))` |
 //! | JointVAE | [`bernoulli_recon_loss`], [`gaussian_kl`], [`categorical_kl_uniform`], [`jointvae_loss`] | Dupont (2018) |
 //!
 //! Randomness is the caller's: priors sample from Gumbel noise the caller makes from its
@@ -40,6 +42,7 @@ pub mod categorical;
 pub mod error;
 pub mod gan;
 pub mod jointvae;
+pub mod marginal;
 pub mod prior;
 pub mod trans;
 
@@ -47,6 +50,7 @@ pub use categorical::{cross_entropy, info_loss, kl_logits, log_softmax, mean_ent
 pub use error::{LossError, Result};
 pub use gan::{bce_with_logits, bce_with_logits_const, discriminator_loss, generator_loss};
 pub use jointvae::{bernoulli_recon_loss, categorical_kl_uniform, gaussian_kl, jointvae_loss, CapacitySchedule};
+pub use marginal::{marginal_kl, mean_posterior, prior_em_loss};
 pub use prior::{gumbel_from_uniform, gumbel_softmax, straight_through, FixedPrior, GumbelPrior, Prior};
 pub use trans::{nt_xent, trans_kl, KlDirection};
 

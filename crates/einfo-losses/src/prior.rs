@@ -28,9 +28,9 @@ pub fn gumbel_softmax(logits: &Tensor, gumbel: &Tensor, tau: f64) -> Result<Tens
         return Err(arg_err("gumbel_softmax", format!("temperature {tau} must be positive")));
     }
     let (b, k) = dims2("gumbel_softmax", "noise", gumbel)?;
-    let lp = log_softmax(logits)?.broadcast_as((b, k)).map_err(|_| {
-        shape_err("gumbel_softmax", format!("logits {:?} do not broadcast to the noise ({b}, {k})", logits.dims()))
-    })?;
+    let lp = log_softmax(logits)?
+        .broadcast_as((b, k))
+        .map_err(|_| shape_err("gumbel_softmax", format!("logits {:?} do not broadcast to the noise ({b}, {k})", logits.dims())))?;
     softmax(&((lp + gumbel)? / tau)?)
 }
 
@@ -136,6 +136,15 @@ impl Prior {
         match self {
             Prior::Fixed(p) => p.sample(gumbel),
             Prior::Gumbel(p) => p.sample(gumbel),
+        }
+    }
+
+    /// The current prior probabilities as a `(K,)` tensor on `device`, detached (for a
+    /// learnable prior computed on its device; nothing is read back to the host).
+    pub fn probs_tensor(&self, device: &Device) -> Result<Tensor> {
+        match self {
+            Prior::Fixed(p) => Ok(Tensor::from_vec(p.probs().iter().map(|&v| v as f32).collect::<Vec<_>>(), p.probs().len(), device)?),
+            Prior::Gumbel(p) => Ok(p.probs()?.detach()),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod aggregate;
 pub mod count;
 pub mod ent;
 pub mod error;
+pub mod interval;
 pub mod matching;
 pub mod nmi;
 
@@ -26,5 +27,6 @@ pub use aggregate::MeanStd;
 pub use count::{entropy_of_counts, CountMatrix};
 pub use ent::ent;
 pub use error::{MetricError, Result};
-pub use matching::{cluster_accuracy, hungarian, prior_by_class, prior_rmse, Matching};
+pub use interval::{sign_test, t975, MeanCi, Paired};
+pub use matching::{cluster_accuracy, hungarian, prior_by_class, prior_rmse, sorted_prior_rmse, Matching};
 pub use nmi::{mutual_information, nmi, NmiNorm};

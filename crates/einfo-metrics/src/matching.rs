@@ -1,5 +1,6 @@
 //! Hungarian matching of codes to classes (Kuhn–Munkres, from `pathfinding`), the
-//! matched accuracy, and the RMSE between a learned prior and the true class frequencies.
+//! matched accuracy, and the RMSE between a learned prior and the true class frequencies
+//! (matched, and a mapping-free companion on the sorted values).
 
 use pathfinding::prelude::{kuhn_munkres, Matrix};
 use serde::{Deserialize, Serialize};
@@ -83,4 +84,49 @@ pub fn prior_rmse(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f
         se += (p - t).powi(2);
     }
     Ok((se / truth.len() as f64).sqrt())
+}
+
+/// Mapping-free companion of [`prior_rmse`]: `√((1/K) Σ_i (p_(i) − t_(i))²)` with both the
+/// prior and the true frequencies sorted in decreasing order. It measures whether the prior
+/// has the right *shape* regardless of which code stands for which class: a prior that
+/// learned the imbalance but whose codes split or merge classes scores well here and badly
+/// on the matched RMSE; a prior that learned nothing (uniform) scores badly on both.
+pub fn sorted_prior_rmse(prior: &[f64], truth: &[f64]) -> Result<f64> {
+    if prior.len() != truth.len() {
+        return Err(MetricError::LengthMismatch { what: "prior and true frequencies", a: prior.len(), b: truth.len() });
+    }
+    if truth.is_empty() {
+        return Err(MetricError::Empty);
+    }
+    if prior.iter().chain(truth).any(|v| !v.is_finite()) {
+        return Err(MetricError::Invalid("a probability is not finite".into()));
+    }
+    let sorted = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v
+    };
+    let (p, t) = (sorted(prior), sorted(truth));
+    Ok((p.iter().zip(&t).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / t.len() as f64).sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_rmse_ignores_the_order_of_codes() {
+        // A permuted truth scores 0; a uniform prior against [0.5, 0.3, 0.2]:
+        // np.sqrt(np.mean((np.array([.5,.3,.2]) - 1/3)**2)) = 0.12472191
+        assert!(sorted_prior_rmse(&[0.2, 0.5, 0.3], &[0.3, 0.2, 0.5]).unwrap() < 1e-15);
+        let u = sorted_prior_rmse(&[1.0 / 3.0; 3], &[0.5, 0.3, 0.2]).unwrap();
+        assert!((u - 0.12472191).abs() < 1e-8, "{u}");
+        // Shape right but unordered: sorted 0.1, matched (identity) large.
+        let m = Matching { code_to_class: vec![Some(0), Some(1), Some(2)], accuracy: 1.0 };
+        assert!(prior_rmse(&[0.2, 0.3, 0.5], &[0.5, 0.3, 0.2], &m).unwrap() > 0.2);
+        assert!(sorted_prior_rmse(&[0.2, 0.3, 0.5], &[0.5, 0.3, 0.2]).unwrap() < 1e-15);
+        assert!(sorted_prior_rmse(&[0.5, 0.5], &[1.0]).is_err());
+        assert!(sorted_prior_rmse(&[], &[]).is_err());
+        assert!(sorted_prior_rmse(&[f64::NAN, 1.0], &[0.5, 0.5]).is_err());
+    }
 }

@@ -136,8 +136,7 @@ fn cluster_accuracy_and_aggregation() {
 }
 
 fn matrix_strategy() -> impl Strategy<Value = (usize, Vec<u64>)> {
-    (2usize..7).prop_flat_map(|k| (Just(k), prop::collection::vec(0u64..30, k * k)))
-        .prop_filter("non-empty", |(_, v)| v.iter().sum::<u64>() > 0)
+    (2usize..7).prop_flat_map(|k| (Just(k), prop::collection::vec(0u64..30, k * k))).prop_filter("non-empty", |(_, v)| v.iter().sum::<u64>() > 0)
 }
 
 proptest! {

@@ -48,11 +48,7 @@ pub struct QHead {
 
 impl QHead {
     pub fn new(vb: VarBuilder, cfg: &NetConfig) -> Result<Self> {
-        Ok(QHead {
-            fc1: Linear::new(vb.pp("fc1"), 1024, 128)?,
-            bn: BatchNorm::new(vb.pp("bn"), 128)?,
-            fc2: Linear::new(vb.pp("fc2"), 128, cfg.num_codes)?,
-        })
+        Ok(QHead { fc1: Linear::new(vb.pp("fc1"), 1024, 128)?, bn: BatchNorm::new(vb.pp("bn"), 128)?, fc2: Linear::new(vb.pp("fc2"), 128, cfg.num_codes)? })
     }
 
     pub fn forward_t(&self, h: &Tensor, train: bool) -> Result<QOutput> {

@@ -5,7 +5,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor, Var};
 use criterion::{criterion_group, Criterion};
-use einfo_tensor::{warp, AffineParams, Augmenter, AugmentConfig, Conv2d, ConvSpec, ConvTranspose2d, Linear};
+use einfo_tensor::{warp, AffineParams, AugmentConfig, Augmenter, Conv2d, ConvSpec, ConvTranspose2d, Linear};
 
 const B: usize = 64;
 const K4: ConvSpec = ConvSpec { k: 4, stride: 2, pad: 1 };
@@ -62,7 +62,9 @@ fn layers(c: &mut Criterion) {
         let xn = var(&[B, cin, hw, hw]);
         let wn = var(&[cout, cin, 4, 4]);
         group.bench_function(format!("{name} candle"), |bn| {
-            bn.iter(|| fwd_bwd(&|| xn.as_tensor().conv2d(wn.as_tensor(), 1, 2, 1, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap()))
+            bn.iter(|| {
+                fwd_bwd(&|| xn.as_tensor().conv2d(wn.as_tensor(), 1, 2, 1, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap())
+            })
         });
     }
 
@@ -73,7 +75,15 @@ fn layers(c: &mut Criterion) {
         let xn = var(&[B, cin, hw, hw]);
         let wn = var(&[cin, cout, 4, 4]);
         group.bench_function(format!("{name} candle"), |bn| {
-            bn.iter(|| fwd_bwd(&|| xn.as_tensor().conv_transpose2d(wn.as_tensor(), 1, 0, 2, 1).unwrap().broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap()).unwrap()))
+            bn.iter(|| {
+                fwd_bwd(&|| {
+                    xn.as_tensor()
+                        .conv_transpose2d(wn.as_tensor(), 1, 0, 2, 1)
+                        .unwrap()
+                        .broadcast_add(&b.as_tensor().reshape((1, cout, 1, 1)).unwrap())
+                        .unwrap()
+                })
+            })
         });
     }
 

@@ -100,8 +100,12 @@ impl CustomOp3 for BnTrain {
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout, g: &CpuStorage, gl: &Layout, b: &CpuStorage, bl: &Layout) -> Result<(CpuStorage, Shape)> {
         let out = match (x, g, b) {
-            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => CpuStorage::F32(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(b, bl, "bn")?)?),
-            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => CpuStorage::F64(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(b, bl, "bn")?)?),
+            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
+                CpuStorage::F32(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(b, bl, "bn")?)?)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
+                CpuStorage::F64(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(b, bl, "bn")?)?)
+            }
             _ => bail!("batch_norm: f32 or f64 operands of one dtype, got {:?}", x.dtype()),
         };
         Ok((out, xl.shape().clone()))
@@ -166,8 +170,12 @@ impl CustomOp3 for BnGrad {
         let c = wl.shape().elem_count();
         let shape = Shape::from((self.stats.rows + 2, c));
         let out = match (x, g, w) {
-            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(w)) => CpuStorage::F32(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(w, wl, "bn")?)?),
-            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(w)) => CpuStorage::F64(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(w, wl, "bn")?)?),
+            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(w)) => {
+                CpuStorage::F32(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(w, wl, "bn")?)?)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(w)) => {
+                CpuStorage::F64(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(w, wl, "bn")?)?)
+            }
             _ => bail!("batch_norm backward: f32 or f64 operands of one dtype"),
         };
         Ok((out, shape))

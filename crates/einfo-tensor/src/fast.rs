@@ -8,8 +8,8 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use crate::geom::ConvGeom;
 use crate::gemm::{gemm, GemmElem};
+use crate::geom::ConvGeom;
 use crate::im2col::Col2Im;
 
 fn slice<'a, T: candle_core::WithDType>(v: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {

@@ -26,8 +26,7 @@ enum Backend {
 
 static BACKEND: OnceLock<std::result::Result<Backend, String>> = OnceLock::new();
 
-const CANDIDATES: [&str; 7] =
-    ["libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblis.so", "libmkl_rt.so.2", "libmkl_rt.so", "libopenblas.dylib"];
+const CANDIDATES: [&str; 7] = ["libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblis.so", "libmkl_rt.so.2", "libmkl_rt.so", "libopenblas.dylib"];
 
 fn load_blas() -> Option<Blas> {
     let mut names: Vec<String> = std::env::var("EINFO_BLAS").ok().filter(|s| !s.is_empty()).into_iter().collect();
@@ -60,7 +59,8 @@ fn backend() -> Result<&'static Backend> {
     let b = BACKEND.get_or_init(|| match std::env::var("EINFO_GEMM").as_deref() {
         Ok("gemm") => Ok(Backend::Gemm),
         Ok("blas") => load_blas().map(Backend::Blas).ok_or_else(|| {
-            "EINFO_GEMM=blas but no BLAS library was found: install one (Debian: apt-get install libopenblas0) or set EINFO_BLAS=/path/to/libopenblas.so".to_string()
+            "EINFO_GEMM=blas but no BLAS library was found: install one (Debian: apt-get install libopenblas0) or set EINFO_BLAS=/path/to/libopenblas.so"
+                .to_string()
         }),
         Ok("") | Err(_) => Ok(load_blas().map_or(Backend::Gemm, Backend::Blas)),
         Ok(other) => Err(format!("EINFO_GEMM={other} is not a backend: use gemm or blas")),
@@ -148,7 +148,21 @@ pub fn gemm<T: GemmElem>(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[
             // SAFETY: buffer sizes were checked above; row-major layout with the leading
             // dimensions computed from the shapes.
             unsafe {
-                T::blas(blas, if ta { 112 } else { 111 }, if tb { 112 } else { 111 }, m as i32, n as i32, k as i32, a.as_ptr(), lda as i32, b.as_ptr(), ldb as i32, beta, c.as_mut_ptr(), n as i32)
+                T::blas(
+                    blas,
+                    if ta { 112 } else { 111 },
+                    if tb { 112 } else { 111 },
+                    m as i32,
+                    n as i32,
+                    k as i32,
+                    a.as_ptr(),
+                    lda as i32,
+                    b.as_ptr(),
+                    ldb as i32,
+                    beta,
+                    c.as_mut_ptr(),
+                    n as i32,
+                )
             }
         }
         Backend::Gemm => {
@@ -159,7 +173,27 @@ pub fn gemm<T: GemmElem>(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[
             let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
             // SAFETY: sizes checked above; the strides describe the row-major buffers.
             unsafe {
-                gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, accumulate, a.as_ptr(), a_cs, a_rs, b.as_ptr(), b_cs, b_rs, T::one(), T::one(), false, false, false, par)
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    accumulate,
+                    a.as_ptr(),
+                    a_cs,
+                    a_rs,
+                    b.as_ptr(),
+                    b_cs,
+                    b_rs,
+                    T::one(),
+                    T::one(),
+                    false,
+                    false,
+                    false,
+                    par,
+                )
             }
         }
     }

@@ -39,9 +39,7 @@ impl SeededVarMap {
         rng.set_stream(fnv1a(name));
         let v: Vec<f64> = match init {
             Init::Const(c) => vec![c; n],
-            Init::Randn { mean, stdev } => {
-                (0..n).map(|_| mean + stdev * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)).collect()
-            }
+            Init::Randn { mean, stdev } => (0..n).map(|_| mean + stdev * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)).collect(),
             Init::Uniform { lo, up } => (0..n).map(|_| lo + (up - lo) * crate::init::unit(&mut rng)).collect(),
             other => bail!("seeded init: {other:?} is not supported (use Const, Randn or Uniform)"),
         };

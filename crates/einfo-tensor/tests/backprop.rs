@@ -20,9 +20,7 @@ fn fan_in_subtraction_and_negation() {
     let x = Var::new(&[1.0f64, -2.0, 3.0], &Device::Cpu).unwrap();
     let y = Var::new(&[0.5f64, 4.0, -1.0], &Device::Cpu).unwrap();
     let (xt, yt) = (x.as_tensor(), y.as_tensor());
-    let f = ((xt.mul(yt).unwrap().sub(yt).unwrap().sub(&xt.neg().unwrap()).unwrap()).sum_all().unwrap()
-        + xt.sqr().unwrap().sum_all().unwrap())
-    .unwrap();
+    let f = ((xt.mul(yt).unwrap().sub(yt).unwrap().sub(&xt.neg().unwrap()).unwrap()).sum_all().unwrap() + xt.sqr().unwrap().sum_all().unwrap()).unwrap();
     let g = f.backward().unwrap();
     close(g.get(xt).unwrap(), &[0.5 + 1.0 + 2.0, 4.0 + 1.0 - 4.0, -1.0 + 1.0 + 6.0], "df/dx");
     close(g.get(yt).unwrap(), &[0.0, -3.0, 2.0], "df/dy");

@@ -254,7 +254,9 @@ fn fused_batch_norm_matches_candle_ops_forward_gradients_and_running_stats() -> 
 #[test]
 fn unsupported_geometries_are_errors_not_panics() -> Result<()> {
     let vm = VarMap::new();
-    for spec in [ConvSpec { k: 0, stride: 1, pad: 0 }, ConvSpec { k: 3, stride: 0, pad: 0 }, ConvSpec { k: 3, stride: 4, pad: 0 }, ConvSpec { k: 3, stride: 1, pad: 3 }] {
+    for spec in
+        [ConvSpec { k: 0, stride: 1, pad: 0 }, ConvSpec { k: 3, stride: 0, pad: 0 }, ConvSpec { k: 3, stride: 4, pad: 0 }, ConvSpec { k: 3, stride: 1, pad: 3 }]
+    {
         assert!(Conv2d::new(vb(&vm, DType::F32).pp(format!("{spec:?}")), 1, 1, spec).is_err(), "{spec:?}");
     }
     let conv = Conv2d::new(vb(&vm, DType::F32).pp("ok"), 2, 4, ConvSpec { k: 4, stride: 2, pad: 1 })?;

@@ -83,16 +83,14 @@ impl InplaceOp2 for FusedAdam<'_> {
         }
         let (b1, b2, lr_t, bc2, eps) = (self.beta1, self.beta2, self.lr_t, self.bc2_sqrt, self.eps);
         const CHUNK: usize = 1 << 14;
-        p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).for_each(
-            |(((p, g), m), v)| {
-                for i in 0..p.len() {
-                    let gi = g[i];
-                    m[i] = b1 * m[i] + (1.0 - b1) * gi;
-                    v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
-                    p[i] -= lr_t * m[i] / (v[i].sqrt() / bc2 + eps);
-                }
-            },
-        );
+        p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).for_each(|(((p, g), m), v)| {
+            for i in 0..p.len() {
+                let gi = g[i];
+                m[i] = b1 * m[i] + (1.0 - b1) * gi;
+                v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+                p[i] -= lr_t * m[i] / (v[i].sqrt() / bc2 + eps);
+            }
+        });
         Ok(())
     }
 }
@@ -174,8 +172,8 @@ impl Adam {
     /// Restore moments saved by [`Adam::save`] and the step count.
     pub fn load(&mut self, path: &Path, step: u64) -> Result<()> {
         let ck = |detail: String| TrainError::Checkpoint { path: path.into(), detail };
-        let map = candle_core::safetensors::load(path, self.slots.first().map_or(&candle_core::Device::Cpu, |s| s.var.device()))
-            .map_err(|e| ck(e.to_string()))?;
+        let map =
+            candle_core::safetensors::load(path, self.slots.first().map_or(&candle_core::Device::Cpu, |s| s.var.device())).map_err(|e| ck(e.to_string()))?;
         let ours: std::collections::HashSet<String> = self.slots.iter().flat_map(|s| [format!("m.{}", s.name), format!("v.{}", s.name)]).collect();
         if let Some(extra) = map.keys().find(|k| !ours.contains(*k)) {
             return Err(ck(format!("optimiser state does not match the model: unexpected '{extra}' (was the run's config changed?)")));

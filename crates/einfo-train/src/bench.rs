@@ -1,6 +1,6 @@
 //! `einfo bench step`: training-step throughput of a preset on random data of the right
 //! shape (images/s, median over timed steps after warm-up) — the same measurement as
-//! `shared/bench/torch_elastic_step.py`.
+//! `experiments/bench/torch_step.py`.
 
 use std::time::Instant;
 
@@ -8,7 +8,7 @@ use candle_core::Tensor;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::run::{build_method, device_for};
+use crate::setup::{build_method, device_for};
 
 #[derive(Debug, Clone)]
 pub struct BenchResult {

@@ -15,7 +15,8 @@ use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::eval::{evaluate, EvalOptions, EvalReport};
-use crate::run::{read_config, resume, split_len, total_steps, train, RunOptions};
+use crate::run::{resume, train, RunOptions};
+use crate::setup::{read_config, split_len, total_steps};
 
 /// How far a cell's run directory has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +67,7 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
     if dir.join("config.toml").is_file() {
         let existing = read_config(dir)?;
         if !same_experiment(cfg, &existing) {
-            return Err(TrainError::Config(format!(
-                "{} holds a run of a different configuration: remove it, or run this cell elsewhere",
-                dir.display()
-            )));
+            return Err(TrainError::Config(format!("{} holds a run of a different configuration: remove it, or run this cell elsewhere", dir.display())));
         }
     }
     let from_step = match state {

@@ -62,7 +62,10 @@ pub enum ModelKind {
 pub struct DataConfig {
     /// `mnist` or `fashion-mnist`.
     pub dataset: String,
-    /// One of the 50 MNIST splits (1..=50). Ignored when `counts` is given.
+    /// MNIST: one of the authors' 50 splits (1..=50). Other data sets: the split their
+    /// recipe draws with this seed (one class at the smallest class size, the others
+    /// ⌊U(0.1, 1) × that⌋; `einfo data show --generate --seed N` shows it). Ignored when
+    /// `counts` is given.
     pub split: usize,
     /// Explicit per-class counts instead of a predefined split (any data set).
     pub counts: Option<Vec<usize>>,
@@ -88,11 +91,33 @@ pub struct PriorConfig {
     pub straight_through: bool,
     /// Learning rate of the prior logits; `None` uses `optim.lr_g` (the authors' setting).
     pub lr: Option<f64>,
+    /// Temperature schedule: when set, τ decays exponentially from `tau` to `tau_final`
+    /// over `tau_anneal_steps` generator steps, `τ_t = τ (τ_final / τ)^{min(t / T, 1)}`, then stays.
+    pub tau_final: Option<f64>,
+    /// Length `T` of the temperature schedule, in steps.
+    pub tau_anneal_steps: u64,
+    /// Extension (not in the paper): weight of `L_EM(θ) = −Σ_k sg(q̄_k) log softmax(θ)_k`,
+    /// which trains θ towards Q's mean code posterior `q̄` on the batch's real images (the
+    /// EM estimate of the class weights). 0 (the paper): θ learns only through G's input.
+    pub em_weight: f64,
 }
 
 impl Default for PriorConfig {
     fn default() -> Self {
-        PriorConfig { kind: PriorKind::Gumbel, tau: 0.1, straight_through: false, lr: None }
+        PriorConfig { kind: PriorKind::Gumbel, tau: 0.1, straight_through: false, lr: None, tau_final: None, tau_anneal_steps: 10_000, em_weight: 0.0 }
+    }
+}
+
+impl PriorConfig {
+    /// The Gumbel-Softmax temperature at generator step `t` (the schedule above).
+    pub fn tau_at(&self, t: u64) -> f64 {
+        match self.tau_final {
+            Some(end) => {
+                let frac = (t as f64 / self.tau_anneal_steps.max(1) as f64).min(1.0);
+                self.tau * (end / self.tau).powf(frac)
+            }
+            None => self.tau,
+        }
     }
 }
 
@@ -121,6 +146,14 @@ pub struct LossConfig {
     pub nt_xent_temperature: f64,
     /// λ3, weight of L_ent (mean entropy of Q(c|x) and Q(c|x') on real images; 0 disables).
     pub ent_weight: f64,
+    /// Extension (not in the paper): weight of `KL(q̄ ‖ sg(p))`, Q's mean code posterior on
+    /// the batch's real images against the current prior (the counter-force of L_ent).
+    pub marginal_weight: f64,
+    /// Extension (not in the paper): let L_trans, L_ent and the marginal term train the
+    /// trunk FE too (its own Adam at `optim.lr_d`), so that Q's clustering of real images is
+    /// not limited to features learnt for telling real from fake. `false` (the paper and the
+    /// released code): the trunk learns from the discriminator loss only.
+    pub real_terms_train_trunk: bool,
 }
 
 impl Default for LossConfig {
@@ -132,6 +165,8 @@ impl Default for LossConfig {
             kl_direction: KlDirectionCfg::Forward,
             nt_xent_temperature: 1.0,
             ent_weight: 0.1,
+            marginal_weight: 0.0,
+            real_terms_train_trunk: false,
         }
     }
 }
@@ -243,11 +278,15 @@ pub struct LogConfig {
     pub keep_checkpoints: usize,
     /// Columns (fixed z) of the per-epoch sample grid.
     pub grid_columns: usize,
+    /// Labelled real images (an evenly strided subset of the split) on which every log row
+    /// measures Q's clustering and the prior's distance to the truth — diagnostics computed
+    /// from labels after the step, never fed to training (0: off).
+    pub probe_images: usize,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { every_steps: 50, checkpoint_every: 500, keep_checkpoints: 3, grid_columns: 10 }
+        LogConfig { every_steps: 50, checkpoint_every: 500, keep_checkpoints: 3, grid_columns: 10, probe_images: 1000 }
     }
 }
 
@@ -292,15 +331,7 @@ pub struct JointVaeSettings {
 
 impl Default for JointVaeSettings {
     fn default() -> Self {
-        JointVaeSettings {
-            net: JointVaeConfig::default(),
-            tau: 0.67,
-            lr: 5e-4,
-            cont_capacity: 5.0,
-            disc_capacity: 5.0,
-            capacity_iters: 25_000,
-            gamma: 30.0,
-        }
+        JointVaeSettings { net: JointVaeConfig::default(), tau: 0.67, lr: 5e-4, cont_capacity: 5.0, disc_capacity: 5.0, capacity_iters: 25_000, gamma: 30.0 }
     }
 }
 
@@ -321,9 +352,7 @@ impl Config {
     pub fn with_overrides(&self, sets: &[String]) -> Result<Config> {
         let mut doc: toml::Value = toml::Value::try_from(self).map_err(|e| TrainError::Config(e.to_string()))?;
         for set in sets {
-            let (key, raw) = set
-                .split_once('=')
-                .ok_or_else(|| TrainError::Config(format!("override '{set}' is not key=value (e.g. train.epochs=5)")))?;
+            let (key, raw) = set.split_once('=').ok_or_else(|| TrainError::Config(format!("override '{set}' is not key=value (e.g. train.epochs=5)")))?;
             let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
@@ -331,9 +360,7 @@ impl Config {
             let mut node = &mut doc;
             let parts: Vec<&str> = key.split('.').collect();
             for (i, part) in parts.iter().enumerate() {
-                let table = node
-                    .as_table_mut()
-                    .ok_or_else(|| TrainError::Config(format!("override '{key}': '{}' is not a section", parts[..i].join("."))))?;
+                let table = node.as_table_mut().ok_or_else(|| TrainError::Config(format!("override '{key}': '{}' is not a section", parts[..i].join("."))))?;
                 if i + 1 == parts.len() {
                     table.insert(part.to_string(), value.clone());
                     break;
@@ -359,12 +386,29 @@ impl Config {
                 return bad(format!("{name} = {v}: must be a positive number"));
             }
         }
+        if let Some(t) = self.prior.tau_final {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(format!("prior.tau_final = {t}: must be a positive number"));
+            }
+            if self.prior.tau_anneal_steps == 0 {
+                return bad("prior.tau_anneal_steps = 0: give the schedule at least one step".into());
+            }
+        }
+        if self.prior.em_weight > 0.0 && self.prior.kind != PriorKind::Gumbel {
+            return bad("prior.em_weight > 0 trains the prior's logits: it needs prior.kind = \"gumbel\"".into());
+        }
         if let Some(lr) = self.prior.lr {
             if !(lr > 0.0 && lr.is_finite()) {
                 return bad(format!("prior.lr = {lr}: must be a positive number"));
             }
         }
-        for (name, v) in [("losses.info_weight", self.losses.info_weight), ("losses.trans_weight", self.losses.trans_weight), ("losses.ent_weight", self.losses.ent_weight)] {
+        for (name, v) in [
+            ("losses.info_weight", self.losses.info_weight),
+            ("losses.trans_weight", self.losses.trans_weight),
+            ("losses.ent_weight", self.losses.ent_weight),
+            ("losses.marginal_weight", self.losses.marginal_weight),
+            ("prior.em_weight", self.prior.em_weight),
+        ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return bad(format!("{name} = {v}: must be a non-negative number"));
             }
@@ -385,7 +429,12 @@ impl Config {
 
     /// Does the G step need real images and their transforms?
     pub fn uses_real_in_g_step(&self) -> bool {
-        self.losses.trans_weight > 0.0 || self.losses.ent_weight > 0.0
+        self.losses.trans_weight > 0.0 || self.losses.ent_weight > 0.0 || self.uses_real_marginal()
+    }
+
+    /// Does the G step use Q's mean posterior on real images (the extension's terms)?
+    pub fn uses_real_marginal(&self) -> bool {
+        self.losses.marginal_weight > 0.0 || (self.prior.kind == PriorKind::Gumbel && self.prior.em_weight > 0.0)
     }
 }
 

@@ -15,17 +15,16 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use einfo_data::{batch_of, DataOptions, Dataset, DatasetKind, Split};
-use einfo_metrics::{cluster_accuracy, ent, hungarian, nmi, prior_rmse, CountMatrix, Matching, NmiNorm};
+use einfo_metrics::{cluster_accuracy, ent, hungarian, nmi, prior_rmse, sorted_prior_rmse, CountMatrix, Matching, NmiNorm};
 use einfo_models::to_nhwc;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint;
 use crate::classifier::{committed_path, Classifier};
 use crate::config::{Config, EvalConfig, ModelKind};
 use crate::error::{io_err, Result, TrainError};
 use crate::method::Method;
 use crate::noise::NoiseSource;
-use crate::run::{build_method, device_for, prepare_data, read_config};
+use crate::setup::{load_run, prepare_data};
 
 /// Stream of the evaluation noise.
 pub const EVAL_STREAM: u64 = 7777;
@@ -59,6 +58,8 @@ pub struct Measurement {
     /// inferred codes on the real images).
     pub prior: Vec<f64>,
     pub prior_rmse: f64,
+    /// RMSE between the sorted prior and the sorted true frequencies (mapping-free).
+    pub prior_rmse_sorted: f64,
     pub real_cluster_accuracy: f64,
     /// How many real images the cluster accuracy used.
     pub real_images: usize,
@@ -87,6 +88,10 @@ pub struct EvalReport {
     pub prior: Vec<f64>,
     pub true_frequencies: Vec<f64>,
     pub prior_rmse: f64,
+    /// RMSE between the sorted prior and the sorted true frequencies: the prior's shape,
+    /// whichever code stands for which class (absent in reports written before it existed).
+    #[serde(default)]
+    pub prior_rmse_sorted: Option<f64>,
     /// Hungarian-matched accuracy of the model's code on the split's real images.
     pub real_cluster_accuracy: f64,
     /// Real images used for it (all of the split unless `eval.real_images` limits it).
@@ -105,7 +110,9 @@ pub fn git_commit() -> Option<String> {
     if let Ok(c) = std::env::var("EINFO_GIT_COMMIT") {
         return Some(c);
     }
-    let git = |args: &[&str]| std::process::Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
     let head = git(&["rev-parse", "HEAD"])?;
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     Some(if dirty { format!("{head}-dirty") } else { head })
@@ -133,7 +140,15 @@ fn real_subset(split: &Split, limit: usize) -> Vec<u32> {
 }
 
 /// The protocol on a model in memory (evaluation mode; touches none of the training RNGs).
-pub fn measure(method: &dyn Method, model: ModelKind, data: &Dataset, split: &Split, classifier: &Classifier, settings: &EvalConfig, device: &Device) -> Result<Measurement> {
+pub fn measure(
+    method: &dyn Method,
+    model: ModelKind,
+    data: &Dataset,
+    split: &Split,
+    classifier: &Classifier,
+    settings: &EvalConfig,
+    device: &Device,
+) -> Result<Measurement> {
     if settings.per_code == 0 {
         return Err(TrainError::Config("eval.per_code must be at least 1".into()));
     }
@@ -172,6 +187,7 @@ pub fn measure(method: &dyn Method, model: ModelKind, data: &Dataset, split: &Sp
         method.prior()?
     };
     let rmse = prior_rmse(&prior, &split.frequencies(), &matching)?;
+    let rmse_sorted = sorted_prior_rmse(&prior, &split.frequencies())?;
     let n = |norm| nmi(&m, norm);
     Ok(Measurement {
         ent: ent(&m)?,
@@ -180,13 +196,14 @@ pub fn measure(method: &dyn Method, model: ModelKind, data: &Dataset, split: &Sp
         matching,
         prior,
         prior_rmse: rmse,
+        prior_rmse_sorted: rmse_sorted,
         real_cluster_accuracy: real_acc,
         real_images: real.len(),
     })
 }
 
 /// Header of `eval.csv`, the convergence curve of a run.
-pub const CURVE_HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy";
+pub const CURVE_HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy,prior_rmse_sorted";
 
 /// Append a measurement to `<run>/eval.csv` (once per step: a row for `step` already there is kept).
 pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> Result<()> {
@@ -202,8 +219,8 @@ pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> R
         out.push('\n');
     }
     out.push_str(&format!(
-        "{step},{epoch},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
-        m.ent, m.nmi.geometric, m.nmi.arithmetic, m.matching.accuracy, m.prior_rmse, m.real_cluster_accuracy
+        "{step},{epoch},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
+        m.ent, m.nmi.geometric, m.nmi.arithmetic, m.matching.accuracy, m.prior_rmse, m.real_cluster_accuracy, m.prior_rmse_sorted
     ));
     f.write_all(out.as_bytes()).map_err(io_err(&path))?;
     Ok(())
@@ -212,21 +229,16 @@ pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> R
 /// Evaluate the newest checkpoint of a run: write `<run>/metrics.json` and add the point
 /// to `<run>/eval.csv`.
 pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> Result<EvalReport> {
-    let cfg = read_config(run_dir)?;
-    let (_, ckpt) = checkpoint::latest(run_dir)?
-        .ok_or_else(|| TrainError::Checkpoint { path: run_dir.into(), detail: "no checkpoint to evaluate: train or resume the run first".into() })?;
-    let state = checkpoint::load_state(&ckpt)?;
+    let run = load_run(run_dir)?;
+    let (cfg, state, device) = (run.cfg, run.state, run.device);
     let mut settings = cfg.eval.clone();
     settings.per_code = opts.per_code.unwrap_or(settings.per_code);
     settings.seed = opts.seed.unwrap_or(settings.seed);
     settings.real_images = opts.real_images.unwrap_or(settings.real_images);
-    let device = device_for(&cfg.train.device)?;
     let classifier = load_classifier(&cfg, opts.classifier.as_deref(), &device)?;
     let (data, split) = prepare_data(&cfg, data_opts)?;
     let truth = split.frequencies();
-    let mut method = build_method(&cfg, &truth, &device)?;
-    method.load(&ckpt, &state.optimiser_steps)?;
-    let m = measure(method.as_ref(), cfg.model, &data, &split, &classifier, &settings, &device)?;
+    let m = measure(run.method.as_ref(), cfg.model, &data, &split, &classifier, &settings, &device)?;
     append_curve(run_dir, state.step, state.epoch, &m)?;
     let report = EvalReport {
         method: cfg.method.clone(),
@@ -246,6 +258,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
         prior: m.prior,
         true_frequencies: truth,
         prior_rmse: m.prior_rmse,
+        prior_rmse_sorted: Some(m.prior_rmse_sorted),
         real_cluster_accuracy: m.real_cluster_accuracy,
         real_images: m.real_images,
         classifier_path: classifier.path.display().to_string(),

@@ -5,6 +5,10 @@
 //! 2. D step on {FE, D}: `BCE(D(FE(x)), 1) + BCE(D(FE(G(z, c).detach())), 0)`.
 //! 3. G step on {G, Q, θ}: `BCE(D(FE(G(z, c))), 1) + λ1 CE(Q(G(z, c)), argmax c)
 //!    + λ2 L_trans(x, δ(x)) + λ3 L_ent(x, δ(x))`.
+//!
+//! Extension terms (weights 0 in the paper's presets): `λ_EM L_EM(θ)` trains θ towards
+//! Q's mean posterior `q̄` on the real images and `λ_m KL(q̄ ‖ sg(softmax θ))` trains Q's
+//! marginal towards the prior (`einfo_losses::marginal`).
 
 use std::path::Path;
 
@@ -16,8 +20,9 @@ use einfo_tensor::Augmenter;
 use crate::adam::{Adam, AdamParams};
 use crate::config::{Config, KlDirectionCfg, PriorKind, TransKind};
 use crate::error::{Result, TrainError};
-use crate::method::{scalar, Method, Terms};
+use crate::method::{scalar, Method, PriorProbe, Terms};
 use crate::noise::NoiseSource;
+use crate::prior_probe::ProbeWindow;
 
 /// Stream of the training noise (the batch order and the grids use others).
 pub const NOISE_STREAM: u64 = 11;
@@ -29,13 +34,17 @@ pub struct InfoGanMethod {
     prior: L::Prior,
     opt_g: Adam,
     opt_d: Adam,
+    /// The trunk's optimiser for the real-image terms (`losses.real_terms_train_trunk`).
+    opt_trunk: Option<Adam>,
     noise: NoiseSource,
     augment: Option<Augmenter>,
     cfg: Config,
     device: Device,
+    window: ProbeWindow,
+    probe_next: bool,
 }
 
-const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent"];
+const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent", "em", "marginal"];
 
 impl InfoGanMethod {
     /// `true_freq`: the split's class frequencies (the ground-truth prior).
@@ -63,12 +72,30 @@ impl InfoGanMethod {
             opt_g.set_lr_for("prior.", lr);
         }
         let opt_d = Adam::new(named_trainable(&nets.d_vars), AdamParams { lr: o.lr_d, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?;
-        let augment = if cfg.uses_real_in_g_step() {
-            Some(Augmenter::new(cfg.augment.to_augment(), cfg.train.seed ^ AUGMENT_SEED_OFFSET)?)
+        let opt_trunk = if cfg.losses.real_terms_train_trunk && cfg.uses_real_in_g_step() {
+            let fe: Vec<(String, candle_core::Var)> = named_trainable(&nets.d_vars).into_iter().filter(|(n, _)| n.starts_with("fe.")).collect();
+            Some(Adam::new(fe, AdamParams { lr: o.lr_d, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?)
         } else {
             None
         };
-        Ok(InfoGanMethod { nets, prior, opt_g, opt_d, noise: NoiseSource::new(cfg.train.seed, NOISE_STREAM), augment, cfg: cfg.clone(), device: device.clone() })
+        let augment = if cfg.uses_real_in_g_step() { Some(Augmenter::new(cfg.augment.to_augment(), cfg.train.seed ^ AUGMENT_SEED_OFFSET)?) } else { None };
+        Ok(InfoGanMethod {
+            nets,
+            prior,
+            opt_g,
+            opt_d,
+            opt_trunk,
+            noise: NoiseSource::new(cfg.train.seed, NOISE_STREAM),
+            augment,
+            cfg: cfg.clone(),
+            device: device.clone(),
+            window: ProbeWindow::default(),
+            probe_next: false,
+        })
+    }
+
+    fn learnable(&self) -> bool {
+        matches!(self.prior, L::Prior::Gumbel(_))
     }
 }
 
@@ -83,6 +110,9 @@ impl Method for InfoGanMethod {
         let n = &self.nets;
         let z = self.noise.normal(b, nz, &self.device)?;
         let g = L::gumbel_from_uniform(&self.noise.uniform(b, k, &self.device)?)?;
+        if let L::Prior::Gumbel(p) = &mut self.prior {
+            p.tau = self.cfg.prior.tau_at(self.opt_g.step_count());
+        }
         let c = self.prior.sample(&g)?;
         let fake = n.g.forward_t(&z, &c, true)?;
 
@@ -103,11 +133,14 @@ impl Method for InfoGanMethod {
         let q_fake = n.q.forward_t(&h_fake, true)?;
         let info = L::info_loss(&q_fake.logits, &c)?;
         let mut total = (&g_adv + (&info * self.cfg.losses.info_weight)?)?;
-        let (mut trans_val, mut ent_val) = (0.0, 0.0);
+        let (mut trans_val, mut ent_val, mut em_val, mut marginal_val) = (0.0, 0.0, 0.0, 0.0);
+        let mut em_term = None;
         if let Some(aug) = self.augment.as_mut() {
             let xt = aug.apply(x)?;
-            let qx = n.q.forward_t(&n.fe.forward_t(x, true)?.detach(), true)?;
-            let qxt = n.q.forward_t(&n.fe.forward_t(&xt, true)?.detach(), true)?;
+            // The real-image terms stop at Q's input unless they train the trunk too.
+            let cut = |h: Tensor| if self.opt_trunk.is_some() { h } else { h.detach() };
+            let qx = n.q.forward_t(&cut(n.fe.forward_t(x, true)?), true)?;
+            let qxt = n.q.forward_t(&cut(n.fe.forward_t(&xt, true)?), true)?;
             let lc = &self.cfg.losses;
             if lc.trans_weight > 0.0 {
                 let trans = match lc.trans {
@@ -129,10 +162,71 @@ impl Method for InfoGanMethod {
                 ent_val = scalar(&ent)?;
                 total = (total + (ent * lc.ent_weight)?)?;
             }
+            if self.cfg.uses_real_marginal() {
+                let q_bar = L::mean_posterior(&qx.logits, &qxt.logits)?;
+                if let L::Prior::Gumbel(p) = &self.prior {
+                    if self.cfg.prior.em_weight > 0.0 {
+                        let em = (L::prior_em_loss(&p.logits, &q_bar)? * self.cfg.prior.em_weight)?;
+                        em_val = scalar(&em)?;
+                        total = (total + &em)?;
+                        em_term = Some(em);
+                    }
+                }
+                if lc.marginal_weight > 0.0 {
+                    let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
+                    marginal_val = scalar(&marginal)?;
+                    total = (total + (marginal * lc.marginal_weight)?)?;
+                }
+            }
         }
-        let terms = vec![("d_loss", d_val), ("g_adv", scalar(&g_adv)?), ("info", scalar(&info)?), ("trans", trans_val), ("ent", ent_val)];
-        self.opt_g.step(&total.backward()?)?;
+        let terms = vec![
+            ("d_loss", d_val),
+            ("g_adv", scalar(&g_adv)?),
+            ("info", scalar(&info)?),
+            ("trans", trans_val),
+            ("ent", ent_val),
+            ("em", em_val),
+            ("marginal", marginal_val),
+        ];
+        let grads = total.backward()?;
+        let theta = self.nets.prior_logits.clone();
+        let before = if self.learnable() { Some(theta.copy()?) } else { None };
+        if self.probe_next && before.is_some() {
+            // θ's gradient from each term alone (one more backward pass per term).
+            let mut split = vec![("adv", &g_adv), ("info", &info)];
+            if let Some(em) = em_term.as_ref() {
+                split.push(("em", em));
+            }
+            let mut norms = Vec::new();
+            for (name, term) in split {
+                let n = match term.backward()?.get(&theta) {
+                    Some(g) => scalar(&g.sqr()?.sum_all()?.sqrt()?)?,
+                    None => 0.0,
+                };
+                norms.push((name, n));
+            }
+            self.window.set_term_grads(norms);
+        }
+        self.probe_next = false;
+        self.opt_g.step(&grads)?;
+        if let Some(opt) = self.opt_trunk.as_mut() {
+            opt.step(&grads)?;
+        }
+        if let (Some(before), Some(g)) = (before, grads.get(&theta)) {
+            self.window.record(g, &before, &theta)?;
+        }
         Ok(terms)
+    }
+
+    fn probe_next_step(&mut self) {
+        self.probe_next = true;
+    }
+
+    fn prior_probe(&mut self) -> Result<Option<PriorProbe>> {
+        if !self.learnable() {
+            return Ok(None);
+        }
+        Ok(Some(self.window.take(&self.nets.prior_logits)?))
     }
 
     fn prior(&self) -> Result<Vec<f64>> {
@@ -146,7 +240,12 @@ impl Method for InfoGanMethod {
         self.nets.d_vars.save(&dp).map_err(|e| ck(&dp, e))?;
         self.opt_g.save(&dir.join("opt-g.safetensors"))?;
         self.opt_d.save(&dir.join("opt-d.safetensors"))?;
-        Ok(vec![self.opt_g.step_count(), self.opt_d.step_count()])
+        let mut steps = vec![self.opt_g.step_count(), self.opt_d.step_count()];
+        if let Some(opt) = &self.opt_trunk {
+            opt.save(&dir.join("opt-trunk.safetensors"))?;
+            steps.push(opt.step_count());
+        }
+        Ok(steps)
     }
 
     fn load(&mut self, dir: &Path, steps: &[u64]) -> Result<()> {
@@ -154,11 +253,15 @@ impl Method for InfoGanMethod {
         let (gp, dp) = (dir.join("g.safetensors"), dir.join("d.safetensors"));
         self.nets.g_vars.load(&gp).map_err(|e| ck(&gp, e.to_string()))?;
         self.nets.d_vars.load(&dp).map_err(|e| ck(&dp, e.to_string()))?;
-        if steps.len() != 2 {
-            return Err(ck(dir, format!("expected 2 optimiser step counts, found {}", steps.len())));
+        let want = 2 + self.opt_trunk.is_some() as usize;
+        if steps.len() != want {
+            return Err(ck(dir, format!("expected {want} optimiser step counts, found {} (was the run's config changed?)", steps.len())));
         }
         self.opt_g.load(&dir.join("opt-g.safetensors"), steps[0])?;
         self.opt_d.load(&dir.join("opt-d.safetensors"), steps[1])?;
+        if let Some(opt) = self.opt_trunk.as_mut() {
+            opt.load(&dir.join("opt-trunk.safetensors"), steps[2])?;
+        }
         Ok(())
     }
 

@@ -15,6 +15,30 @@ pub fn scalar(t: &Tensor) -> Result<f64> {
 /// Loss terms of one step, by name (logged to the CSV in this order).
 pub type Terms = Vec<(&'static str, f64)>;
 
+/// How the learnable prior's logits θ moved over the steps since the last probe: the
+/// diagnostics of issue "why does θ not move" (see `docs/prior.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorProbe {
+    /// Steps the window covers.
+    pub steps: u64,
+    /// Mean over the window of the per-step gradient norm `‖∇θ L‖`.
+    pub grad_norm: f64,
+    /// `‖Σ_t ∇θ_t‖ / Σ_t ‖∇θ_t‖`: 1 when every step pushes the same way, about `1/√steps`
+    /// when the per-step gradients are noise around zero.
+    pub coherence: f64,
+    /// The window's mean gradient `(1/n) Σ_t ∇θ_t`.
+    pub mean_grad: Vec<f64>,
+    /// Mean over the window of the per-step update norm `‖θ_{t+1} − θ_t‖` (Adam's step).
+    pub step_norm: f64,
+    /// `‖θ_end − θ_start‖` over the window.
+    pub drift: f64,
+    /// θ now.
+    pub logits: Vec<f64>,
+    /// On the last step of the window, the norm of θ's gradient from each loss term alone
+    /// (`adv`, `info`, `em`).
+    pub term_grads: Vec<(&'static str, f64)>,
+}
+
 pub trait Method {
     /// Names of the loss terms [`Method::step`] returns, in order.
     fn term_names(&self) -> &'static [&'static str];
@@ -40,4 +64,12 @@ pub trait Method {
     /// The code the model assigns to real images `(B, H, W, C)` in `[-1, 1]` (Q's argmax,
     /// or JointVAE's encoder), in evaluation mode.
     fn infer_codes(&self, x: &Tensor) -> Result<Vec<u32>>;
+    /// Ask the next [`Method::step`] to also split θ's gradient by loss term (costs one
+    /// backward pass per term; the loop asks on logging steps only).
+    fn probe_next_step(&mut self) {}
+    /// The learnable prior's diagnostics since the last call (and start a new window);
+    /// `None` for methods without learnable prior logits.
+    fn prior_probe(&mut self) -> Result<Option<PriorProbe>> {
+        Ok(None)
+    }
 }

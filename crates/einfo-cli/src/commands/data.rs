@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use einfo_data::grid::{save_png, tile_grid};
-use einfo_data::{
-    counts_from_ratios, ensure, generate_counts, mnist_splits, DataOptions, Dataset, DatasetKind, Part, Split,
-};
+use einfo_data::{counts_from_ratios, ensure, generate_counts, mnist_splits, DataOptions, Dataset, DatasetKind, Part, Split};
 
 #[derive(Subcommand)]
 pub enum DataCommand {
@@ -124,17 +122,13 @@ fn show(args: ShowArgs, opts: &DataOptions) -> Result<()> {
     let names = kind.class_names();
     println!("{} (seed {}): {} images", split.name, split.seed, split.len());
     println!("class counts: {}", split.counts.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" "));
-    println!(
-        "frequencies:  {}",
-        split.frequencies().iter().map(|f| format!("{f:.4}")).collect::<Vec<_>>().join(" ")
-    );
+    println!("frequencies:  {}", split.frequencies().iter().map(|f| format!("{f:.4}")).collect::<Vec<_>>().join(" "));
     println!("indices sha256: {}", split.indices_hash());
 
     let blank = vec![0u8; data.image_len()];
     let mut tiles: Vec<&[u8]> = Vec::new();
     for class in 0..data.num_classes {
-        let mine: Vec<u32> =
-            split.indices.iter().copied().filter(|&i| data.labels[i as usize] as usize == class).take(args.per_class).collect();
+        let mine: Vec<u32> = split.indices.iter().copied().filter(|&i| data.labels[i as usize] as usize == class).take(args.per_class).collect();
         for k in 0..args.per_class {
             // A class with fewer images than --per-class leaves black tiles.
             tiles.push(mine.get(k).map_or(&blank[..], |&i| data.image(i as usize)));

@@ -49,7 +49,12 @@ pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
             let accs = train_classifier(kind, sgd, &out, &opts, |e, loss, acc| {
                 println!("epoch {e:>2}: train loss {loss:.4}, test accuracy {:.2}% ({:.0} s)", acc * 100.0, t0.elapsed().as_secs_f64());
             })?;
-            println!("{}: test accuracy {:.2}% after {epochs} epochs in {:.0} s", out.display(), accs.last().unwrap_or(&0.0) * 100.0, t0.elapsed().as_secs_f64());
+            println!(
+                "{}: test accuracy {:.2}% after {epochs} epochs in {:.0} s",
+                out.display(),
+                accs.last().unwrap_or(&0.0) * 100.0,
+                t0.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         ClassifierCommand::Eval { dataset, weights } => {

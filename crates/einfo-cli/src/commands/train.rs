@@ -87,7 +87,15 @@ fn default_out(cfg: &Config) -> PathBuf {
 pub fn run(args: TrainArgs, opts: DataOptions) -> Result<()> {
     let cfg = args.config()?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
-    eprintln!("einfo: training {} on {} split {} (seed {}) for {} epoch(s) into {}", cfg.method, cfg.data.dataset, cfg.data.split, cfg.train.seed, cfg.train.epochs, out.display());
+    eprintln!(
+        "einfo: training {} on {} split {} (seed {}) for {} epoch(s) into {}",
+        cfg.method,
+        cfg.data.dataset,
+        cfg.data.split,
+        cfg.train.seed,
+        cfg.train.epochs,
+        out.display()
+    );
     let s = run::train(&cfg, &out, &RunOptions { data: opts, progress: !args.quiet, force: args.force })?;
     report(&s);
     Ok(())
@@ -169,15 +177,7 @@ pub struct SampleArgs {
 }
 
 pub fn sample(args: SampleArgs) -> Result<()> {
-    let cfg = run::read_config(&args.run_dir)?;
-    let Some((_, ckpt)) = einfo_train::checkpoint::latest(&args.run_dir)? else {
-        bail!("{} has no checkpoint yet: train or resume it first", args.run_dir.display());
-    };
-    let device = run::device_for(&cfg.train.device)?;
-    let k = cfg.net.num_codes;
-    let mut method = run::build_method(&cfg, &vec![1.0 / k as f64; k], &device)?;
-    let st = einfo_train::checkpoint::load_state(&ckpt)?;
-    method.load(&ckpt, &st.optimiser_steps)?;
+    let einfo_train::LoadedRun { method, device, state: st, .. } = einfo_train::load_run(&args.run_dir)?;
     if let Some(c) = args.code {
         if c as usize >= method.num_codes() {
             bail!("--code {c} is out of range: the model has codes 0..{}", method.num_codes() - 1);

@@ -1,0 +1,172 @@
+//! Statistics of the table: per method, each metric's mean with its 95% interval over
+//! cells; per method, the paired difference to the baseline (`uniform`) on the cells the
+//! two share (same split, seed and budget), with its interval, the number of cells it
+//! wins and the sign test; and how many cells reach the benchmark targets.
+
+use std::fmt::Write as _;
+
+use einfo_metrics::{sorted_prior_rmse, MeanCi, Paired};
+use serde::Serialize;
+
+use crate::aggregate::Row;
+use crate::collect::CellResult;
+
+/// The method every other is compared with.
+pub const BASELINE: &str = "uniform";
+
+/// A metric of a cell, and which way is better.
+pub struct Metric {
+    pub name: &'static str,
+    pub lower_is_better: bool,
+    pub value: fn(&CellResult) -> f64,
+}
+
+/// The metrics compared, in table order.
+pub const METRICS: &[Metric] = &[
+    Metric { name: "ENT", lower_is_better: true, value: |r| r.report.ent },
+    Metric { name: "NMI", lower_is_better: false, value: |r| r.report.nmi.geometric },
+    Metric { name: "prior RMSE", lower_is_better: true, value: |r| r.report.prior_rmse },
+    Metric { name: "sorted prior RMSE", lower_is_better: true, value: sorted_rmse },
+    Metric { name: "cluster acc. (real)", lower_is_better: false, value: |r| r.report.real_cluster_accuracy },
+];
+
+/// The mapping-free prior RMSE of a cell (recomputed from its report, so reports written
+/// before the field existed count too).
+pub fn sorted_rmse(r: &CellResult) -> f64 {
+    sorted_prior_rmse(&r.report.prior, &r.report.true_frequencies).unwrap_or(f64::NAN)
+}
+
+/// The benchmark targets of the learned prior (issue 13): prior RMSE ≤ 0.015, NMI ≥ 0.85,
+/// cluster accuracy on real images ≥ 0.85.
+pub const TARGETS: (f64, f64, f64) = (0.015, 0.85, 0.85);
+
+fn same_budget(a: &CellResult, row: &Row) -> bool {
+    a.cell.method == row.method && a.report.config.train.epochs == row.epochs && a.report.config.train.max_steps == row.max_steps
+}
+
+/// `(method, baseline)` values of one metric over the cells both have.
+fn pairs(results: &[CellResult], row: &Row, metric: &Metric) -> Vec<(f64, f64)> {
+    results
+        .iter()
+        .filter(|r| same_budget(r, row))
+        .filter_map(|r| {
+            let base = results.iter().find(|b| {
+                b.cell.method == BASELINE
+                    && b.cell.split == r.cell.split
+                    && b.cell.seed == r.cell.seed
+                    && b.report.config.train.epochs == row.epochs
+                    && b.report.config.train.max_steps == row.max_steps
+            })?;
+            Some(((metric.value)(r), (metric.value)(base)))
+        })
+        .collect()
+}
+
+/// One row of `<name>/paired.csv`.
+#[derive(Serialize)]
+pub struct PairedCsv<'a> {
+    pub method: &'a str,
+    pub epochs: u64,
+    pub metric: &'a str,
+    pub cells: usize,
+    pub mean: f64,
+    pub ci_lo: f64,
+    pub ci_hi: f64,
+    pub diff_vs_uniform: Option<f64>,
+    pub diff_ci_lo: Option<f64>,
+    pub diff_ci_hi: Option<f64>,
+    pub paired_cells: usize,
+    pub wins: usize,
+    pub sign_test_p: Option<f64>,
+}
+
+/// The rows of `paired.csv`: every method × metric.
+pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv<'a>> {
+    let mut out = Vec::new();
+    for row in rows {
+        for m in METRICS {
+            let vals: Vec<f64> = results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect();
+            let Some(ci) = MeanCi::of(&vals) else { continue };
+            let p = if row.method == BASELINE { None } else { Paired::of(&pairs(results, row, m), m.lower_is_better) };
+            out.push(PairedCsv {
+                method: &row.method,
+                epochs: row.epochs,
+                metric: m.name,
+                cells: vals.len(),
+                mean: ci.mean,
+                ci_lo: ci.lo,
+                ci_hi: ci.hi,
+                diff_vs_uniform: p.map(|p| p.diff.mean),
+                diff_ci_lo: p.map(|p| p.diff.lo),
+                diff_ci_hi: p.map(|p| p.diff.hi),
+                paired_cells: p.map_or(0, |p| p.diff.n),
+                wins: p.map_or(0, |p| p.wins),
+                sign_test_p: p.map(|p| p.sign_p),
+            });
+        }
+    }
+    out
+}
+
+/// The markdown sections: intervals, paired differences, targets.
+pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## 95% intervals over cells\n");
+    let _ = writeln!(s, "Mean [95% Student-t interval] over each method's cells (cells are the unit: splits × seeds).\n");
+    let _ = writeln!(s, "| method | budget | cells | {} |", METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(METRICS.len()));
+    for row in rows {
+        let cols: Vec<String> = METRICS
+            .iter()
+            .map(|m| {
+                MeanCi::of(&results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect::<Vec<_>>()).map_or("-".into(), |c| format!("{c:.3}"))
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} ep. | {} | {} |", row.method, row.epochs, row.cells, cols.join(" | "));
+    }
+    s.push('\n');
+    if rows.iter().any(|r| r.method == BASELINE) {
+        let _ = writeln!(s, "## Paired against `{BASELINE}`\n");
+        let _ = writeln!(
+            s,
+            "Difference method − {BASELINE} on the same (split, seed), mean [95% interval], then the cells where the method is better / cells paired, and the two-sided sign test's p. \
+             An interval that excludes 0 is a difference shown at this budget; one that includes 0 is not shown.\n"
+        );
+        let _ = writeln!(s, "| method | {} |", METRICS.iter().map(|m| format!("Δ {}", m.name)).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(s, "|---|{}", "---|".repeat(METRICS.len()));
+        for row in rows.iter().filter(|r| r.method != BASELINE) {
+            let cols: Vec<String> = METRICS
+                .iter()
+                .map(|m| match Paired::of(&pairs(results, row, m), m.lower_is_better) {
+                    Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{}, p = {:.3}", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p),
+                    None => "-".into(),
+                })
+                .collect();
+            let _ = writeln!(s, "| {} ({} ep.) | {} |", row.method, row.epochs, cols.join(" | "));
+        }
+        s.push('\n');
+    }
+    let (rmse, nmi, acc) = TARGETS;
+    let _ = writeln!(s, "## Cells reaching the learned-prior targets\n");
+    let _ = writeln!(s, "Targets: prior RMSE ≤ {rmse}, NMI ≥ {nmi}, cluster accuracy on real images ≥ {acc}, and NMI above `{BASELINE}`'s on the same cell.\n");
+    let _ = writeln!(s, "| method | budget | cells | prior RMSE ≤ {rmse} | NMI ≥ {nmi} | cluster acc. ≥ {acc} | all three | NMI > {BASELINE} |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        let rs: Vec<&CellResult> = results.iter().filter(|r| same_budget(r, row)).collect();
+        let count = |f: &dyn Fn(&CellResult) -> bool| rs.iter().filter(|r| f(r)).count();
+        let a = count(&|r| r.report.prior_rmse <= rmse);
+        let b = count(&|r| r.report.nmi.geometric >= nmi);
+        let c = count(&|r| r.report.real_cluster_accuracy >= acc);
+        let all = count(&|r| r.report.prior_rmse <= rmse && r.report.nmi.geometric >= nmi && r.report.real_cluster_accuracy >= acc);
+        let beat = if row.method == BASELINE {
+            "-".to_string()
+        } else {
+            let p = pairs(results, row, &METRICS[1]);
+            format!("{}/{}", p.iter().filter(|(m, b)| m > b).count(), p.len())
+        };
+        let n = rs.len();
+        let _ = writeln!(s, "| {} | {} ep. | {n} | {a}/{n} | {b}/{n} | {c}/{n} | {all}/{n} | {beat} |", row.method, row.epochs);
+    }
+    s.push('\n');
+    s
+}

@@ -1,0 +1,47 @@
+//! Evaluation on a schedule during training: after every `eval.every_epochs` epochs the
+//! protocol of [`crate::eval::measure`] runs on the model in memory and its point is
+//! appended to `eval.csv`, the run's convergence curve. It uses its own noise stream and
+//! the models in evaluation mode, so it never changes the run.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use einfo_data::{Dataset, Split};
+
+use crate::classifier::Classifier;
+use crate::config::Config;
+use crate::error::Result;
+use crate::eval::{append_curve, load_classifier, measure, Measurement};
+use crate::method::Method;
+
+/// The in-training evaluation of one run.
+pub struct EpochEval {
+    classifier: Option<Classifier>,
+    every: u64,
+    run_dir: PathBuf,
+}
+
+impl EpochEval {
+    /// Loads the evaluation classifier when the schedule is on (`eval.every_epochs > 0`).
+    pub fn new(cfg: &Config, run_dir: &Path, device: &Device) -> Result<EpochEval> {
+        let classifier = if cfg.eval.every_epochs > 0 { Some(load_classifier(cfg, None, device)?) } else { None };
+        Ok(EpochEval { classifier, every: cfg.eval.every_epochs, run_dir: run_dir.into() })
+    }
+
+    /// After finishing `epoch` (1-based) at `step`: measure if the schedule says so.
+    pub fn after_epoch(
+        &self,
+        method: &dyn Method,
+        cfg: &Config,
+        data: &Dataset,
+        split: &Split,
+        epoch: u64,
+        step: u64,
+        device: &Device,
+    ) -> Result<Option<Measurement>> {
+        let Some(c) = self.classifier.as_ref().filter(|_| epoch % self.every == 0) else { return Ok(None) };
+        let m = measure(method, cfg.model, data, split, c, &cfg.eval, device)?;
+        append_curve(&self.run_dir, step, epoch, &m)?;
+        Ok(Some(m))
+    }
+}

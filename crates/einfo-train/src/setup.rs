@@ -1,0 +1,153 @@
+//! Setting a run up: the device, the data and split a config names, the method, and a run
+//! directory's config and newest checkpoint loaded back. Training, resuming, evaluation,
+//! sampling, the step benchmark and the ablation cells all start here.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use einfo_data::{DataOptions, Dataset, DatasetKind, Part, Split};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, TrainState};
+use crate::config::{Config, ModelKind};
+use crate::error::{io_err, Result, TrainError};
+use crate::infogan::InfoGanMethod;
+use crate::jointvae::JointVaeMethod;
+use crate::method::Method;
+
+/// `cpu`, `cuda` / `cuda:N`, `metal`.
+pub fn device_for(name: &str) -> Result<Device> {
+    let err = |e: candle_core::Error| TrainError::Device(name.to_string(), e.to_string().lines().next().unwrap_or("").to_string());
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(err),
+        "metal" => Device::new_metal(0).map_err(err),
+        other => match other.strip_prefix("cuda:").and_then(|i| i.parse().ok()) {
+            Some(i) => Device::new_cuda(i).map_err(err),
+            None => Err(TrainError::Device(other.into(), "use cpu, cuda, cuda:N or metal".into())),
+        },
+    }
+}
+
+/// The class counts a config's split asks for, without loading any data: `data.counts`,
+/// else for MNIST the authors' split `data.split`, else (other data sets) the counts the
+/// authors' recipe draws with seed `data.split` (one class at the smallest class size,
+/// the others ⌊U(0.1, 1) × that⌋).
+pub fn split_counts(cfg: &Config) -> Result<Vec<usize>> {
+    let kind: DatasetKind = cfg.data.dataset.parse()?;
+    Ok(match (&cfg.data.counts, kind) {
+        (Some(c), _) => c.clone(),
+        (None, DatasetKind::Mnist) => einfo_data::mnist_split(cfg.data.split)?.counts.clone(),
+        (None, k) => einfo_data::generate_counts(&k.class_counts_all(), None, cfg.data.split as u64)?,
+    })
+}
+
+/// The data set and split a config names.
+pub fn prepare_data(cfg: &Config, opts: &DataOptions) -> Result<(Dataset, Split)> {
+    let kind: DatasetKind = cfg.data.dataset.parse()?;
+    let counts = split_counts(cfg)?;
+    let data = Dataset::load(kind, Part::All, opts)?;
+    let stream = einfo_data::splits::CUSTOM_SPLIT_STREAM;
+    let split = match (&cfg.data.counts, kind) {
+        (Some(c), _) => Split::draw(&data, format!("{kind}-custom"), c, cfg.data.split_seed, stream)?,
+        (None, DatasetKind::Mnist) => Split::mnist(&data, cfg.data.split, cfg.data.split_seed)?,
+        (None, _) => Split::draw(&data, format!("{kind}-generated-{}", cfg.data.split), &counts, cfg.data.split_seed, stream)?,
+    };
+    Ok((data, split))
+}
+
+/// Number of images in the split a config names, without loading any data.
+pub fn split_len(cfg: &Config) -> Result<usize> {
+    Ok(split_counts(cfg)?.iter().sum())
+}
+
+/// Steps a config's budget allows on a split of `split_len` images (drop-last batches).
+pub fn total_steps(cfg: &Config, split_len: usize) -> u64 {
+    let bpe = (split_len / cfg.train.batch_size) as u64;
+    cfg.train.epochs.saturating_mul(bpe).min(cfg.train.max_steps.unwrap_or(u64::MAX))
+}
+
+/// Build the method a config names (`true_freq`: the split's class frequencies, which the
+/// ground-truth prior uses).
+pub fn build_method(cfg: &Config, true_freq: &[f64], device: &Device) -> Result<Box<dyn Method>> {
+    Ok(match cfg.model {
+        ModelKind::Infogan => Box::new(InfoGanMethod::new(cfg, true_freq, device)?),
+        ModelKind::Jointvae => Box::new(JointVaeMethod::new(cfg, device)?),
+    })
+}
+
+/// Read a run's resolved config.
+pub fn read_config(run: &Path) -> Result<Config> {
+    let p = run.join("config.toml");
+    if !p.is_file() {
+        return Err(TrainError::NotARun(run.into()));
+    }
+    let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+    Config::from_toml(&text, &p.display().to_string())
+}
+
+/// The split a run trained on, recorded beside it (`split.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitRecord {
+    pub name: String,
+    pub dataset: String,
+    pub counts: Vec<usize>,
+    pub split_seed: u64,
+    pub indices_sha256: String,
+    pub frequencies: Vec<f64>,
+}
+
+impl SplitRecord {
+    pub fn of(cfg: &Config, split: &Split) -> SplitRecord {
+        SplitRecord {
+            name: split.name.clone(),
+            dataset: cfg.data.dataset.clone(),
+            counts: split.counts.clone(),
+            split_seed: split.seed,
+            indices_sha256: split.indices_hash(),
+            frequencies: split.frequencies(),
+        }
+    }
+
+    /// The class frequencies a run directory recorded, computed from its config's counts
+    /// when it has no `split.json` yet.
+    pub fn frequencies_of(run: &Path, cfg: &Config) -> Result<Vec<f64>> {
+        let p = run.join("split.json");
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            let r: SplitRecord =
+                serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: p.clone(), detail: format!("unreadable split record: {e}") })?;
+            return Ok(r.frequencies);
+        }
+        let counts = split_counts(cfg)?;
+        let n: usize = counts.iter().sum();
+        Ok(counts.iter().map(|&c| c as f64 / n.max(1) as f64).collect())
+    }
+}
+
+/// Restore a checkpoint into a method: weights, optimiser states and RNG positions.
+pub fn restore(method: &mut dyn Method, ckpt: &Path) -> Result<TrainState> {
+    let st = checkpoint::load_state(ckpt)?;
+    method.load(ckpt, &st.optimiser_steps)?;
+    method.set_rng_positions(checkpoint::parse_pos(&st.noise_pos, ckpt)?, checkpoint::parse_pos(&st.augment_pos, ckpt)?);
+    Ok(st)
+}
+
+/// A run directory's model at its newest checkpoint.
+pub struct LoadedRun {
+    pub cfg: Config,
+    pub device: Device,
+    pub method: Box<dyn Method>,
+    pub checkpoint: PathBuf,
+    pub state: TrainState,
+}
+
+/// Load a run's config and its newest checkpoint (for `eval`, `sample`).
+pub fn load_run(run: &Path) -> Result<LoadedRun> {
+    let cfg = read_config(run)?;
+    let (_, ckpt) = checkpoint::latest(run)?
+        .ok_or_else(|| TrainError::Checkpoint { path: run.into(), detail: "no checkpoint yet: train or resume the run first".into() })?;
+    let device = device_for(&cfg.train.device)?;
+    let mut method = build_method(&cfg, &SplitRecord::frequencies_of(run, &cfg)?, &device)?;
+    let state = restore(method.as_mut(), &ckpt)?;
+    Ok(LoadedRun { cfg, device, method, checkpoint: ckpt, state })
+}

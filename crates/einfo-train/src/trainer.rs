@@ -1,0 +1,159 @@
+//! The training loop around a [`Method`]: epochs of label-free batches, one step each,
+//! with its side duties in their own types — the CSV log ([`TrainLog`]), checkpoints
+//! ([`Checkpointer`]), evaluation on a schedule ([`EpochEval`]), the label-based
+//! diagnostics of a log row ([`LabelProbe`]) — plus per-epoch grids, Ctrl-C and the
+//! progress bar.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Device;
+use einfo_data::{Batcher, Dataset, Split};
+use einfo_models::to_nhwc;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::checkpointer::{Checkpointer, Position};
+use crate::config::Config;
+use crate::epoch_eval::EpochEval;
+use crate::error::{Result, TrainError};
+use crate::label_probe::{self, LabelProbe};
+use crate::method::{Method, Terms};
+use crate::run::RunSummary;
+use crate::samples::{grid_noise, write_grid};
+use crate::setup::total_steps;
+use crate::signal;
+use crate::train_log::{truncate_csv, TrainLog};
+
+/// Everything the loop works on.
+pub struct Trainer<'a> {
+    pub cfg: &'a Config,
+    pub run_dir: &'a Path,
+    pub data: &'a Dataset,
+    pub split: &'a Split,
+    pub device: &'a Device,
+    /// Draw a progress bar (only shown on a terminal).
+    pub progress: bool,
+}
+
+fn progress_bar(show: bool, total: u64, step: u64, name: &str) -> ProgressBar {
+    let pb = if show { ProgressBar::new(total) } else { ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden()) };
+    pb.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, ETA {eta} | {msg}").expect("valid template").progress_chars("=> "));
+    pb.set_position(step);
+    pb.set_prefix(name.to_string());
+    pb
+}
+
+fn header(method: &dyn Method) -> Vec<String> {
+    let mut h = vec!["step".to_string(), "epoch".into()];
+    h.extend(method.term_names().iter().map(|s| s.to_string()));
+    h.extend((0..method.num_codes()).map(|i| format!("prior_{i}")));
+    h.push("img_per_s".into());
+    h.extend(label_probe::COLUMNS.iter().map(|s| s.to_string()));
+    h
+}
+
+impl Trainer<'_> {
+    /// Train `method` (fresh, or restored to `start`) to the config's budget.
+    pub fn fit(&self, method: &mut dyn Method, start: Position) -> Result<RunSummary> {
+        let (cfg, run_dir, device) = (self.cfg, self.run_dir, self.device);
+        let batcher = Batcher::new(self.data, &self.split.indices, cfg.train.batch_size, cfg.train.seed)?;
+        let bpe = batcher.batches_per_epoch() as u64;
+        let total = total_steps(cfg, self.split.len());
+        let Position { mut step, mut epoch, mut batch_in_epoch } = start;
+        let mut log = TrainLog::open(run_dir, step, &header(method))?;
+        truncate_csv(&run_dir.join("eval.csv"), step)?;
+        let evals = EpochEval::new(cfg, run_dir, device)?;
+        let probe = LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?;
+        let mut checkpoints = Checkpointer::new(run_dir, cfg)?;
+        let grid_z = grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?;
+        let grids = run_dir.join("grids");
+        let pb = progress_bar(self.progress, total, step, &cfg.method);
+
+        signal::install();
+        let (mut window_images, mut window_start) = (0usize, Instant::now());
+        let (run_start, start_step) = (Instant::now(), step);
+        let mut rate = 0.0;
+        let mut interrupted = false;
+        'epochs: while epoch < cfg.train.epochs && step < total {
+            for batch in batcher.images_from(epoch, batch_in_epoch, device) {
+                if step >= total {
+                    break 'epochs;
+                }
+                if signal::requested() {
+                    interrupted = true;
+                    break 'epochs;
+                }
+                let x = to_nhwc(&batch?.images)?;
+                if (step + 1) % cfg.log.every_steps == 0 {
+                    method.probe_next_step();
+                }
+                let terms = method.step(&x)?;
+                if let Some((name, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+                    return Err(TrainError::NonFinite { step: step + 1, term: name.to_string(), value: *v });
+                }
+                step += 1;
+                batch_in_epoch += 1;
+                window_images += x.dim(0)?;
+                if step % cfg.log.every_steps == 0 || step == total {
+                    rate = window_images as f64 / window_start.elapsed().as_secs_f64();
+                    (window_images, window_start) = (0, Instant::now());
+                    log.row(&self.log_row(method, probe.as_ref(), &terms, step, epoch, rate)?)?;
+                    let main: Vec<String> = terms.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
+                    pb.set_message(format!("epoch {} | {rate:.0} img/s | {}", epoch + 1, main.join(", ")));
+                }
+                pb.set_position(step);
+                let at = if batch_in_epoch as u64 == bpe {
+                    Position { step, epoch: epoch + 1, batch_in_epoch: 0 }
+                } else {
+                    Position { step, epoch, batch_in_epoch }
+                };
+                checkpoints.after_step(method, at)?;
+            }
+            if batch_in_epoch as u64 == bpe {
+                write_grid(method, &grid_z, None, &grids.join(format!("epoch-{:03}.png", epoch + 1)))?;
+                epoch += 1;
+                batch_in_epoch = 0;
+                if let Some(m) = evals.after_epoch(method, cfg, self.data, self.split, epoch, step, device)? {
+                    pb.suspend(|| {
+                        eprintln!(
+                            "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3}",
+                            cfg.method, m.ent, m.nmi.geometric, m.prior_rmse, m.real_cluster_accuracy
+                        )
+                    });
+                }
+            }
+        }
+        pb.finish_and_clear();
+        log.flush()?;
+        let checkpoint = checkpoints.finish(method, Position { step, epoch, batch_in_epoch })?;
+        let grid = run_dir.join("samples.png");
+        write_grid(method, &grid_z, None, &grid)?;
+        let done = step - start_step;
+        let images_per_s = if done > 0 { (done as usize * cfg.train.batch_size) as f64 / run_start.elapsed().as_secs_f64() } else { rate };
+        Ok(RunSummary {
+            run_dir: run_dir.into(),
+            steps: step,
+            interrupted,
+            checkpoint,
+            grid,
+            log: PathBuf::from(log.path()),
+            images_per_s,
+            prior: method.prior()?,
+        })
+    }
+
+    /// One row of `log.csv`: step, epoch, the terms, the prior, images/s, diagnostics.
+    fn log_row(&self, method: &mut dyn Method, probe: Option<&LabelProbe>, terms: &Terms, step: u64, epoch: u64, rate: f64) -> Result<Vec<String>> {
+        let prior = method.prior()?;
+        let mut row = vec![step.to_string(), epoch.to_string()];
+        row.extend(terms.iter().map(|(_, v)| format!("{v:.6}")));
+        row.extend(prior.iter().map(|p| format!("{p:.6}")));
+        row.push(format!("{rate:.1}"));
+        let theta = method.prior_probe()?;
+        match probe {
+            Some(p) => row.extend(p.measure(method, &prior, theta.as_ref())?.iter().map(|v| if v.is_finite() { format!("{v:.6}") } else { String::new() })),
+            None => row.extend(label_probe::COLUMNS.iter().map(|_| String::new())),
+        }
+        Ok(row)
+    }
+}
