@@ -24,7 +24,7 @@ struct Cli {
 enum Cmd {
     /// Run methods × splits × seeds, one run directory per cell; finished cells are
     /// skipped, interrupted ones resumed.
-    RunAblations(RunArgs),
+    RunAblations(Box<RunArgs>),
     /// Where each cell of the last launch into a root stands.
     AblationsStatus {
         #[arg(long, default_value = "runs/ablations")]
@@ -277,7 +277,7 @@ fn status(root: PathBuf) -> Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
-        Cmd::RunAblations(a) => run_ablations(a),
+        Cmd::RunAblations(a) => run_ablations(*a),
         Cmd::AblationsStatus { root } => status(root),
         Cmd::Aggregate { root, name, out } => einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line())
             .map(|w| {

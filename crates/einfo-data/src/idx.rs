@@ -62,7 +62,7 @@ pub fn parse(bytes: &[u8], rank: usize) -> Result<IdxArray, IdxProblem> {
         return Err(IdxProblem::TruncatedHeader { len: bytes.len(), needed: header });
     }
     let dims: Vec<usize> = bytes[4..header].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
-    if dims.iter().any(|&d| d == 0) {
+    if dims.contains(&0) {
         return Err(IdxProblem::ZeroDimension(dims));
     }
     let found = bytes.len() - header;

@@ -5,15 +5,38 @@
 pub enum LossError {
     /// An input's shape does not fit (e.g. logits `(B, K)` against targets `(B', K)`).
     #[error("{loss}: {detail}")]
-    Shape { loss: &'static str, detail: String },
+    Shape {
+        /// The loss that was asked.
+        loss: &'static str,
+        /// What does not fit.
+        detail: String,
+    },
     /// An argument is out of its domain (a temperature ≤ 0, probabilities that do not sum to 1, …).
     #[error("{loss}: {detail}")]
-    Argument { loss: &'static str, detail: String },
+    Argument {
+        /// The loss that was asked.
+        loss: &'static str,
+        /// Which argument, and why.
+        detail: String,
+    },
+    /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
 
+/// Results of the loss functions.
 pub type Result<T, E = LossError> = std::result::Result<T, E>;
+
+/// So that `?` works on a loss inside code returning `candle_core::Result`, as with
+/// candle-nn's losses.
+impl From<LossError> for candle_core::Error {
+    fn from(e: LossError) -> Self {
+        match e {
+            LossError::Candle(c) => c,
+            other => candle_core::Error::Msg(other.to_string()),
+        }
+    }
+}
 
 pub(crate) fn shape_err(loss: &'static str, detail: impl Into<String>) -> LossError {
     LossError::Shape { loss, detail: detail.into() }

@@ -39,9 +39,13 @@ pub fn categorical_kl_uniform(logits: &Tensor) -> Result<Tensor> {
 /// held, with weight `gamma`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CapacitySchedule {
+    /// Capacity at iteration 0, nats.
     pub min: f64,
+    /// Capacity from iteration `iters` on, nats.
     pub max: f64,
+    /// Length of the linear ramp, iterations (0: `max` from the start).
     pub iters: u64,
+    /// γ, the weight of `|KL − C(t)|`.
     pub gamma: f64,
 }
 

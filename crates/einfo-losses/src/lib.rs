@@ -38,6 +38,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod categorical;
 pub mod error;
 pub mod gan;

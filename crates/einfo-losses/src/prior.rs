@@ -74,6 +74,7 @@ impl FixedPrior {
         Ok(FixedPrior { probs: probs.to_vec(), log_probs: Tensor::from_vec(lp, (1, probs.len()), device)? })
     }
 
+    /// The prior's probabilities.
     pub fn probs(&self) -> &[f64] {
         &self.probs
     }
@@ -92,12 +93,16 @@ impl FixedPrior {
 /// The learnable prior: logits `θ` (a trainable tensor, shape `(K,)`), temperature `τ`.
 #[derive(Debug, Clone)]
 pub struct GumbelPrior {
+    /// θ, a trainable `(K,)` tensor; `p = softmax(θ)`.
     pub logits: Tensor,
+    /// Temperature τ of the Gumbel-Softmax sample.
     pub tau: f64,
+    /// Return straight-through one-hot samples (soft gradients).
     pub straight_through: bool,
 }
 
 impl GumbelPrior {
+    /// A prior over `K` codes from logits `(K,)`; τ must be positive.
     pub fn new(logits: Tensor, tau: f64, straight_through: bool) -> Result<Self> {
         if logits.rank() != 1 || logits.dim(0)? == 0 {
             return Err(shape_err("gumbel prior", format!("logits must be (K,), got {:?}", logits.dims())));
@@ -127,11 +132,14 @@ impl GumbelPrior {
 /// Any prior over the code.
 #[derive(Debug, Clone)]
 pub enum Prior {
+    /// Uniform or ground truth: one-hot samples, nothing to learn.
     Fixed(FixedPrior),
+    /// The learnable Gumbel-Softmax prior.
     Gumbel(GumbelPrior),
 }
 
 impl Prior {
+    /// Samples `(B, K)` from Gumbel noise `(B, K)`.
     pub fn sample(&self, gumbel: &Tensor) -> Result<Tensor> {
         match self {
             Prior::Fixed(p) => p.sample(gumbel),

@@ -39,11 +39,11 @@ pub fn mutual_information(m: &CountMatrix) -> Result<f64> {
     let row_sums: Vec<f64> = (0..m.rows).map(|r| m.row(r).iter().sum::<u64>() as f64).collect();
     let col_sums: Vec<f64> = (0..m.cols).map(|c| m.col(c).iter().sum::<u64>() as f64).collect();
     let mut mi = 0.0;
-    for r in 0..m.rows {
-        for c in 0..m.cols {
+    for (r, rs) in row_sums.iter().enumerate() {
+        for (c, cs) in col_sums.iter().enumerate() {
             let nij = m.get(r, c) as f64;
             if nij > 0.0 {
-                mi += nij / n * (nij * n / (row_sums[r] * col_sums[c])).ln();
+                mi += nij / n * (nij * n / (rs * cs)).ln();
             }
         }
     }

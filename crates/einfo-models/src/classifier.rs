@@ -29,7 +29,7 @@ pub fn max_pool2(x: &Tensor) -> Result<Tensor> {
 }
 
 impl LeNet {
-    pub fn new(vb: VarBuilder, channels: usize, num_classes: usize) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, channels: usize, num_classes: usize) -> Result<Self> {
         Ok(LeNet {
             c1: conv_torch(vb.pp("c1"), channels, 20, K5)?,
             c2: conv_torch(vb.pp("c2"), 20, 50, K5)?,

@@ -23,7 +23,7 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(vb: VarBuilder, cfg: &NetConfig) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cfg: &NetConfig) -> Result<Self> {
         cfg.validate()?;
         let s = cfg.base();
         Ok(Generator {

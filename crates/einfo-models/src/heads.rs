@@ -14,7 +14,7 @@ pub struct DHead {
 }
 
 impl DHead {
-    pub fn new(vb: VarBuilder) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>) -> Result<Self> {
         Ok(DHead { fc: Linear::new(vb.pp("fc"), 1024, 1)? })
     }
 
@@ -47,7 +47,7 @@ pub struct QHead {
 }
 
 impl QHead {
-    pub fn new(vb: VarBuilder, cfg: &NetConfig) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cfg: &NetConfig) -> Result<Self> {
         Ok(QHead { fc1: Linear::new(vb.pp("fc1"), 1024, 128)?, bn: BatchNorm::new(vb.pp("bn"), 128)?, fc2: Linear::new(vb.pp("fc2"), 128, cfg.num_codes)? })
     }
 

@@ -58,7 +58,7 @@ pub struct JointVae {
 }
 
 impl JointVae {
-    pub fn new(vb: VarBuilder, cfg: &JointVaeConfig) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cfg: &JointVaeConfig) -> Result<Self> {
         if cfg.image_size < 8 || cfg.image_size % 8 != 0 || cfg.cont_dim == 0 || cfg.disc_dim < 2 || cfg.channels == 0 {
             bail!("jointvae: image_size must be a multiple of 8, cont_dim ≥ 1, disc_dim ≥ 2 (got {cfg:?})")
         }

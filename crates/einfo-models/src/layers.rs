@@ -10,14 +10,14 @@ use crate::init::torch_default;
 pub const K4S2P1: ConvSpec = ConvSpec { k: 4, stride: 2, pad: 1 };
 
 /// A linear layer with PyTorch's default initialisation.
-pub fn linear_torch(vb: VarBuilder, inp: usize, out: usize) -> Result<Linear> {
+pub fn linear_torch(vb: VarBuilder<'_>, inp: usize, out: usize) -> Result<Linear> {
     let weight = vb.get_with_hints((inp, out), "weight", torch_default(inp))?;
     let bias = Some(vb.get_with_hints(out, "bias", torch_default(inp))?);
     Ok(Linear { weight, bias })
 }
 
 /// A convolution with PyTorch's default initialisation.
-pub fn conv_torch(vb: VarBuilder, cin: usize, cout: usize, spec: ConvSpec) -> Result<Conv2d> {
+pub fn conv_torch(vb: VarBuilder<'_>, cin: usize, cout: usize, spec: ConvSpec) -> Result<Conv2d> {
     spec.validate()?;
     let fan_in = cin * spec.k * spec.k;
     let weight = vb.get_with_hints((spec.k * spec.k * cin, cout), "weight", torch_default(fan_in))?;
@@ -27,7 +27,7 @@ pub fn conv_torch(vb: VarBuilder, cin: usize, cout: usize, spec: ConvSpec) -> Re
 
 /// A transposed convolution with PyTorch's default initialisation (fan-in of its weight
 /// `(Cin, Cout, k, k)` as PyTorch computes it: `Cout·k·k`).
-pub fn conv_transpose_torch(vb: VarBuilder, cin: usize, cout: usize, spec: ConvSpec) -> Result<ConvTranspose2d> {
+pub fn conv_transpose_torch(vb: VarBuilder<'_>, cin: usize, cout: usize, spec: ConvSpec) -> Result<ConvTranspose2d> {
     spec.validate()?;
     let fan_in = cout * spec.k * spec.k;
     let weight = vb.get_with_hints((cin, spec.k * spec.k * cout), "weight", torch_default(fan_in))?;

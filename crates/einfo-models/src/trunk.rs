@@ -23,7 +23,7 @@ pub struct Trunk {
 }
 
 impl Trunk {
-    pub fn new(vb: VarBuilder, cfg: &NetConfig) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cfg: &NetConfig) -> Result<Self> {
         cfg.validate()?;
         let s = cfg.base();
         Ok(Trunk {

@@ -33,7 +33,7 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
-    pub fn new(vb: VarBuilder, channels: usize) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, channels: usize) -> Result<Self> {
         let weight = vb.get_with_hints(channels, "weight", ONE)?;
         let bias = vb.get_with_hints(channels, "bias", ZERO)?;
         let running_mean = Var::from_tensor(&vb.get_with_hints(channels, "running_mean", ZERO)?)?;

@@ -34,7 +34,7 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    pub fn new(vb: VarBuilder, cin: usize, cout: usize, spec: ConvSpec) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cin: usize, cout: usize, spec: ConvSpec) -> Result<Self> {
         spec.validate()?;
         let weight = vb.get_with_hints((spec.k * spec.k * cin, cout), "weight", weight_init())?;
         let bias = vb.get_with_hints(cout, "bias", ZERO)?;
@@ -73,7 +73,7 @@ pub struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    pub fn new(vb: VarBuilder, cin: usize, cout: usize, spec: ConvSpec) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cin: usize, cout: usize, spec: ConvSpec) -> Result<Self> {
         spec.validate()?;
         let weight = vb.get_with_hints((cin, spec.k * spec.k * cout), "weight", weight_init())?;
         let bias = vb.get_with_hints(cout, "bias", ZERO)?;

@@ -71,6 +71,7 @@ fn matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
 /// every element and reads none, so zero-filling first would only cost a full-size memset
 /// (OpenBLAS already runs its own β-pass over `C`). candle's CPU backend allocates its
 /// op outputs the same way (`alloc_uninit`).
+#[allow(clippy::uninit_vec)]
 fn gemm_output<T: GemmElem>(len: usize) -> Vec<T> {
     let mut c = Vec::with_capacity(len);
     // SAFETY: f32 / f64 have no invalid bit patterns, and every caller passes the buffer

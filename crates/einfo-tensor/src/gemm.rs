@@ -82,6 +82,9 @@ pub fn backend_name() -> String {
 
 /// Element types the backends multiply.
 pub trait GemmElem: Copy + Send + Sync + 'static + num_traits_lite::Zero {
+    /// # Safety
+    /// `a`, `bp` and `c` must point to matrices of the sizes and leading dimensions given,
+    /// as CBLAS `?gemm` requires.
     #[allow(clippy::too_many_arguments)]
     unsafe fn blas(b: &Blas, ta: i32, tb: i32, m: i32, n: i32, k: i32, a: *const Self, lda: i32, bp: *const Self, ldb: i32, beta: Self, c: *mut Self, ldc: i32);
     fn one() -> Self;
@@ -238,6 +241,6 @@ mod tests {
                 assert!(cf.iter().zip(&want).all(|(x, y)| (*x as f64 - y).abs() < 1e-3));
             }
         }
-        assert!(gemm(false, false, 4, 4, 4, &a[..3], &b, &mut vec![0.0; 16], false).is_err());
+        assert!(gemm(false, false, 4, 4, 4, &a[..3], &b, &mut [0.0; 16], false).is_err());
     }
 }

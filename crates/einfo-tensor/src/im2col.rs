@@ -17,6 +17,7 @@ trait Elem: Copy + Default + std::ops::AddAssign + Send + Sync {}
 impl Elem for f32 {}
 impl Elem for f64 {}
 
+#[allow(clippy::uninit_vec)]
 fn im2col_impl<T: Elem>(src: &[T], g: &ConvGeom) -> Vec<T> {
     let (cols, c) = (g.cols(), g.c);
     let len = g.rows() * cols;

@@ -17,11 +17,11 @@ pub struct Linear {
 
 impl Linear {
     /// A layer with weights `N(0, 0.02²)` and zero bias (the InfoGAN initialisation).
-    pub fn new(vb: VarBuilder, inp: usize, out: usize) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, inp: usize, out: usize) -> Result<Self> {
         Self::with_init(vb, inp, out, weight_init(), true)
     }
 
-    pub fn with_init(vb: VarBuilder, inp: usize, out: usize, init: Init, bias: bool) -> Result<Self> {
+    pub fn with_init(vb: VarBuilder<'_>, inp: usize, out: usize, init: Init, bias: bool) -> Result<Self> {
         let weight = vb.get_with_hints((inp, out), "weight", init)?;
         let bias = if bias { Some(vb.get_with_hints(out, "bias", ZERO)?) } else { None };
         Ok(Linear { weight, bias })

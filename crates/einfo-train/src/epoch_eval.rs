@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use einfo_data::{Dataset, Split};
 
 use crate::classifier::Classifier;
 use crate::config::Config;
 use crate::error::Result;
 use crate::eval::{append_curve, load_classifier, measure, Measurement};
 use crate::method::Method;
+use crate::trainer::Trainer;
 
 /// The in-training evaluation of one run.
 pub struct EpochEval {
@@ -29,18 +29,9 @@ impl EpochEval {
     }
 
     /// After finishing `epoch` (1-based) at `step`: measure if the schedule says so.
-    pub fn after_epoch(
-        &self,
-        method: &dyn Method,
-        cfg: &Config,
-        data: &Dataset,
-        split: &Split,
-        epoch: u64,
-        step: u64,
-        device: &Device,
-    ) -> Result<Option<Measurement>> {
+    pub fn after_epoch(&self, method: &dyn Method, run: &Trainer<'_>, epoch: u64, step: u64) -> Result<Option<Measurement>> {
         let Some(c) = self.classifier.as_ref().filter(|_| epoch % self.every == 0) else { return Ok(None) };
-        let m = measure(method, cfg.model, data, split, c, &cfg.eval, device)?;
+        let m = measure(method, run.cfg.model, run.data, run.split, c, &run.cfg.eval, run.device)?;
         append_curve(&self.run_dir, step, epoch, &m)?;
         Ok(Some(m))
     }

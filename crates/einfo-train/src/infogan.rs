@@ -27,7 +27,7 @@ use crate::prior_probe::ProbeWindow;
 /// Stream of the training noise (the batch order and the grids use others).
 pub const NOISE_STREAM: u64 = 11;
 /// Seed offset of the augmentation generator.
-pub const AUGMENT_SEED_OFFSET: u64 = 0x5eed_a06;
+pub const AUGMENT_SEED_OFFSET: u64 = 0x05ee_da06;
 
 pub struct InfoGanMethod {
     pub nets: InfoGan,

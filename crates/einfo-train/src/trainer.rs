@@ -113,7 +113,7 @@ impl Trainer<'_> {
                 write_grid(method, &grid_z, None, &grids.join(format!("epoch-{:03}.png", epoch + 1)))?;
                 epoch += 1;
                 batch_in_epoch = 0;
-                if let Some(m) = evals.after_epoch(method, cfg, self.data, self.split, epoch, step, device)? {
+                if let Some(m) = evals.after_epoch(method, self, epoch, step)? {
                     pb.suspend(|| {
                         eprintln!(
                             "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3}",
