@@ -6,7 +6,7 @@ use common::*;
 
 use std::path::Path;
 
-const PRESETS: [&str; 8] = ["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae", "elastic-ntxent"];
+const PRESETS: [&str; 9] = ["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae", "elastic-ntxent", "elastic-em"];
 
 fn log_steps(run: &Path) -> Vec<u64> {
     let text = std::fs::read_to_string(run.join("log.csv")).unwrap();
@@ -15,7 +15,7 @@ fn log_steps(run: &Path) -> Vec<u64> {
 
 fn small(args: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    for s in ["train.batch_size=16", "log.every_steps=1", "log.checkpoint_every=2", "log.grid_columns=4"] {
+    for s in ["train.batch_size=16", "log.every_steps=1", "log.checkpoint_every=2", "log.grid_columns=4", "log.probe_images=64"] {
         v.push("--set".into());
         v.push(s.into());
     }
@@ -72,15 +72,59 @@ fn bad_input_is_a_one_line_error() {
     );
     assert_one_line_error(&einfo(&["resume", dir.to_str().unwrap()], &dir), "is not a run directory");
     assert_one_line_error(&einfo(&["sample", run.to_str().unwrap(), "--code", "10"], &dir), "--code 10 is out of range");
-    // A loss that blows up stops the run naming the step and the term, and the last good
-    // checkpoint stays.
-    let o = einfo(&["resume", run.to_str().unwrap(), "--max-steps", "4", "--set", "optim.lr_d=1e30", "--quiet"], &dir);
-    assert_one_line_error(&o, "non-finite loss at step 3");
-    assert!(run.join("checkpoints/step-00000002/state.json").is_file());
-    assert!(!run.join("checkpoints/step-00000003").exists());
-    // A checkpoint that does not fit the config is refused, not silently mixed.
+    // A loss that blows up stops the run naming the step and the term.
+    let blow = dir.join("blow");
+    let o = run_einfo(&small(&["train", "--preset", "gumbel", "--max-steps", "4", "--set", "optim.lr_d=1e30", "--out", blow.to_str().unwrap()]), &dir);
+    assert_one_line_error(&o, "non-finite loss at step");
+    assert_one_line_error(&o, "no checkpoint had been written yet");
+    // A resume that would change the experiment is refused, and the config stays as it was.
+    let before = std::fs::read(run.join("config.toml")).unwrap();
     let o = einfo(&["resume", run.to_str().unwrap(), "--set", "prior.kind=uniform", "--quiet"], &dir);
-    assert_one_line_error(&o, "optimiser state does not match the model");
+    assert_one_line_error(&o, "prior.kind");
+    assert_eq!(std::fs::read(run.join("config.toml")).unwrap(), before);
+    // An edited config.toml is caught against the config the checkpoint recorded.
+    let edited = String::from_utf8(before.clone()).unwrap().replace("split = 1", "split = 2");
+    std::fs::write(run.join("config.toml"), edited).unwrap();
+    assert_one_line_error(&einfo(&["resume", run.to_str().unwrap(), "--quiet"], &dir), "data.split (1 → 2)");
+    std::fs::write(run.join("config.toml"), &before).unwrap();
+    // Checked before anything is created, so the same command can simply be run again.
+    for (args, needle) in [
+        (vec!["--set", "net.image_size=32"], "net.image_size = 32"),
+        (vec!["--set", "data.dataset=cifar"], "cifar"),
+        (vec!["--set", "train.device=tpu"], "device 'tpu'"),
+        (vec!["--set", "data.counts=[1,1,1,1,1,1,1,1,1,1]"], "cannot fill one batch"),
+        (vec!["--max-steps", "0"], "train.max_steps = 0"),
+        (vec!["--epochs", "4611686018427387904"], "at most 100000"),
+        (vec!["--set", "train.batch_size=40000"], "at most 4096"),
+    ] {
+        let fresh = dir.join("fresh");
+        let mut a = vec!["train", "--out", fresh.to_str().unwrap()];
+        a.extend(args);
+        assert_one_line_error(&einfo(&a, &dir), needle);
+        assert!(!fresh.exists(), "{needle}: nothing is created before the config and data are checked");
+    }
+    assert_one_line_error(&einfo(&["train", "--seed", "18446744073709551615"], &dir), "not in 0..=9223372036854775807");
+    assert_one_line_error(&einfo(&["sample", run.to_str().unwrap(), "--columns", "100000"], &dir), "--columns 100000");
+}
+
+#[test]
+fn errors_stay_on_one_line() {
+    let dir = scratch("oneline");
+    // An OS error is reported once, naming the path.
+    std::fs::write(dir.join("file"), "x").unwrap();
+    let o = einfo(&["train", "--out", dir.join("file/run").to_str().unwrap(), "--max-steps", "1", "--set", "eval.every_epochs=0"], &dir);
+    assert_one_line_error(&o, "file/run");
+    let line = stderr(&o);
+    assert_eq!(line.matches("os error").count(), 1, "{line}");
+    // With RUST_BACKTRACE set, candle's backtraces stay out of the message.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_einfo"))
+        .args(["sample", dir.to_str().unwrap()])
+        .env("RUST_BACKTRACE", "1")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_one_line_error(&o, "not a run directory");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
 #[test]

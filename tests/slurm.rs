@@ -4,8 +4,9 @@
 //! (SIGKILL after a checkpoint); a second submission continues only that cell; the
 //! aggregated table equals the one the local launcher produces for the same cells.
 //!
-//! Needs root (to start the daemons) and installs the Debian packages if missing; set
-//! `EINFO_SKIP_SLURM=1` to skip it on a machine where that is impossible.
+//! Opt-in (`#[ignore]`): it needs root, installs the Debian packages if missing and writes
+//! `/etc/munge/munge.key`. CI runs it explicitly (`.ci/run`):
+//! `cargo test -p einfo-cli --test slurm -- --ignored`.
 
 mod common;
 use common::*;
@@ -71,13 +72,10 @@ fn submit_and_record(m: &Matrix, cells: &[einfo_ablation::Cell], opts: &SlurmOpt
 }
 
 #[test]
+#[ignore = "changes the machine (installs Debian's Slurm packages, writes /etc/munge/munge.key, starts daemons as root): run it with `cargo test -p einfo-cli --test slurm -- --ignored`"]
 fn the_smoke_matrix_through_slurm_matches_the_local_launcher() {
-    if std::env::var_os("EINFO_SKIP_SLURM").is_some() {
-        eprintln!("EINFO_SKIP_SLURM set: skipping the Slurm test");
-        return;
-    }
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "the Slurm test starts daemons and needs root (set EINFO_SKIP_SLURM=1 to skip it)");
+    assert_eq!(unsafe { libc::geteuid() }, 0, "the Slurm test starts daemons as root: run it as root, on a machine you may change");
     let dir = scratch("slurm");
     let sdir = scratch("slurm-daemons");
     let daemons = Daemons(sdir.to_path_buf());

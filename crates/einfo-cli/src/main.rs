@@ -66,7 +66,24 @@ fn main() -> ExitCode {
     }
     einfo_tensor::tune_allocator();
     einfo_tensor::tune_threads();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            // One line, like every other error: clap's first line, without its own prefix.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+            eprintln!("einfo: error: {first} (see einfo --help)");
+            return ExitCode::from(2);
+        }
+    };
     let mut opts = einfo_data::DataOptions::from_env();
     if let Some(c) = cli.cache {
         opts.cache = c;
@@ -86,9 +103,27 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the error and its causes, joined.
-            eprintln!("einfo: error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("einfo: error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line: the first line of each (no backtraces, which
+/// candle appends when RUST_BACKTRACE is set), skipping a cause whose text an outer
+/// message already includes (an I/O error wrapped with its path, say).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let first = text.lines().next().unwrap_or("").trim();
+        if first.is_empty() || out.contains(first) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(first);
+    }
+    out
 }

@@ -58,10 +58,6 @@ impl<'a> Batcher<'a> {
         Ok(Batcher { data, indices, batch_size, seed })
     }
 
-    pub fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-
     /// Full batches per epoch (the remainder is dropped).
     pub fn batches_per_epoch(&self) -> usize {
         self.indices.len() / self.batch_size

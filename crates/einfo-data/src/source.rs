@@ -190,14 +190,42 @@ fn unique_suffix() -> String {
     format!("{}-{n}", std::process::id())
 }
 
-/// Write a file atomically: a temporary file beside it, then a rename, so a reader
-/// (or a crash) never sees a half-written file.
+/// Write a file atomically and durably: a temporary file beside it, flushed to disk,
+/// renamed over `path`, then the directory flushed — so a reader, a crash or a power loss
+/// sees the old file or the new one, never a part. On failure the temporary file is
+/// removed and the error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".tmp-{}", unique_suffix()));
     let tmp = path.with_file_name(name);
-    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(DataError::Io { path: path.into(), source: e });
+    }
+    sync_dir(path.parent().unwrap_or(Path::new(".")));
+    Ok(())
+}
+
+/// Flush a directory's entries to disk (after a rename into it). Best effort: some file
+/// systems refuse to open or sync a directory, and nothing is lost by skipping it there.
+pub fn sync_dir(dir: &Path) {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Is `name` a temporary file [`write_atomic`] leaves behind when it is killed mid-write?
+pub fn is_atomic_leftover(name: &str) -> bool {
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(_, suffix)| suffix.split('-').count() == 2 && suffix.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
 }
 
 /// Find `name` or `name.gz` in `dir`.

@@ -25,6 +25,16 @@ pub fn mean_posterior(logits_x: &Tensor, logits_xt: &Tensor) -> Result<Tensor> {
     Ok(both.mean(0)?)
 }
 
+/// The frequencies of the two views' argmax codes, `(1/2B) Σ_b (onehot(argmax x_b) +
+/// onehot(argmax x'_b))`, shape `(K,)` — the hard (classification-EM) counterpart of
+/// [`mean_posterior`]; no gradient.
+pub fn hard_assignment_freq(logits_x: &Tensor, logits_xt: &Tensor) -> Result<Tensor> {
+    same_shape("hard_assignment_freq", logits_x, logits_xt)?;
+    let (_, k) = dims2("hard_assignment_freq", "logits", logits_x)?;
+    let idx = Tensor::cat(&[logits_x.argmax(D::Minus1)?, logits_xt.argmax(D::Minus1)?], 0)?;
+    Ok(crate::categorical::one_hot(&idx, k, logits_x.dtype())?.mean(0)?)
+}
+
 /// `L_EM(θ) = −Σ_k t_k log softmax(θ)_k` for prior logits `θ: (K,)` and a target
 /// distribution `t: (K,)` (detached here: the gradient reaches θ only).
 pub fn prior_em_loss(prior_logits: &Tensor, target: &Tensor) -> Result<Tensor> {
@@ -74,6 +84,15 @@ mod tests {
             assert!((a - b).abs() < 1e-7, "{q:?}");
         }
         assert!(mean_posterior(&x, &y.narrow(0, 0, 1).unwrap()).is_err());
+    }
+
+    #[test]
+    fn hard_frequencies_count_argmaxes() {
+        // argmax of x rows: 1, 2; of y rows: 0 (first of three ties), 0 → [2, 1, 1] / 4.
+        let x = Tensor::new(&[[1.0f64, 2.0, 0.5], [-1.0, 0.0, 3.0]], &Device::Cpu).unwrap();
+        let y = Tensor::new(&[[0.0f64, 0.0, 0.0], [2.0, -1.0, 0.5]], &Device::Cpu).unwrap();
+        let f: Vec<f64> = hard_assignment_freq(&x, &y).unwrap().to_vec1().unwrap();
+        assert_eq!(f, vec![0.5, 0.25, 0.25]);
     }
 
     #[test]

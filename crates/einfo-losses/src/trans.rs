@@ -1,6 +1,6 @@
 //! L_trans: Q must give the same code to a real image `x` and to its transform `x' = δ(x)`.
 //!
-//! Two formulations (see `method.md`):
+//! Two formulations (see `docs/method.md`):
 //! - paper v1: a KL divergence between the code posteriors `Q(c|x)` and `Q(c|x')`;
 //! - the authors' released code: NT-Xent (SimCLR, Chen et al. 2020) on Q's hidden
 //!   feature, positives being `(x_i, x'_i)`.

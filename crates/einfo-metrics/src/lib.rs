@@ -4,7 +4,7 @@
 //! `M[code, predicted class]`, ENT (average row / column entropy), NMI with a selectable
 //! normalisation, Hungarian matching with matched accuracy, RMSE between a learned prior
 //! and the true class frequencies, and mean ± population std across runs. Definitions
-//! follow `method.md`; each is tested against hand-worked matrices, scikit-learn / SciPy
+//! follow `docs/method.md`; each is tested against hand-worked matrices, scikit-learn / SciPy
 //! golden values, and invariance properties.
 //!
 //! ```

@@ -44,13 +44,3 @@ pub fn to_nhwc(x: &Tensor) -> Result<Tensor> {
         x.permute((0, 2, 3, 1))?.contiguous()
     }
 }
-
-/// NHWC `(B, H, W, C)` → NCHW `(B, C, H, W)`.
-pub fn to_nchw(x: &Tensor) -> Result<Tensor> {
-    let (b, h, w, c) = x.dims4()?;
-    if c == 1 {
-        x.reshape((b, 1, h, w))
-    } else {
-        x.permute((0, 3, 1, 2))?.contiguous()
-    }
-}

@@ -23,5 +23,5 @@ pub use generator::Generator;
 pub use heads::{DHead, QHead, QOutput};
 pub use infogan::{count_params, named_trainable, InfoGan};
 pub use jointvae::{pad_to, Encoded, JointVae, JointVaeConfig};
-pub use layers::{to_nchw, to_nhwc};
+pub use layers::to_nhwc;
 pub use trunk::Trunk;

@@ -121,6 +121,31 @@ impl Adam {
         }
     }
 
+    /// The first moment tensor holding a non-finite value, as `m.<name>` / `v.<name>`.
+    pub fn non_finite(&self) -> Result<Option<String>> {
+        for s in &self.slots {
+            let finite = |x: &[f32]| x.iter().all(|v| v.is_finite());
+            match &s.moments {
+                Moments::Host { m, v } => {
+                    if !finite(m) {
+                        return Ok(Some(format!("Adam moment m.{}", s.name)));
+                    }
+                    if !finite(v) {
+                        return Ok(Some(format!("Adam moment v.{}", s.name)));
+                    }
+                }
+                Moments::Device { m, v } => {
+                    for (k, t) in [("m", m), ("v", v)] {
+                        if !crate::method::all_finite(t)? {
+                            return Ok(Some(format!("Adam moment {k}.{}", s.name)));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
     pub fn step_count(&self) -> u64 {
         self.step
     }

@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::eval::{evaluate, EvalOptions, EvalReport};
 use crate::run::{resume, train, RunOptions};
-use crate::setup::{read_config, split_len, total_steps};
+use crate::run_dir::RunLock;
+use crate::setup::{check_resumable, read_config, split_len, total_steps};
 
 /// How far a cell's run directory has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +30,9 @@ pub enum CellState {
     Finished { step: u64 },
 }
 
-/// The same experiment with the budget fields (epochs, max_steps) set equal.
+/// The same experiment: the configs differ at most in what a resume may change.
 fn same_experiment(a: &Config, b: &Config) -> bool {
-    let mut b = b.clone();
-    b.train.epochs = a.train.epochs;
-    b.train.max_steps = a.train.max_steps;
-    *a == b
+    check_resumable(b, a, Path::new(""), "").is_ok()
 }
 
 /// Where the cell in `dir` stands for `cfg`'s budget.
@@ -63,6 +61,8 @@ pub enum CellOutcome {
 /// Train or resume the run in `dir` to `cfg`'s budget, then evaluate it.
 pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutcome> {
     cfg.validate()?;
+    std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
+    let _lock = RunLock::acquire(dir)?;
     let state = cell_state(cfg, dir)?;
     if dir.join("config.toml").is_file() {
         let existing = read_config(dir)?;

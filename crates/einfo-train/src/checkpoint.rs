@@ -61,29 +61,62 @@ pub fn latest(run: &Path) -> Result<Option<(u64, PathBuf)>> {
 }
 
 /// Write a checkpoint: `write_tensors` fills a fresh directory and returns the
-/// optimisers' step counts, which complete `state`; then the state is written and the
-/// directory renamed into place; older checkpoints beyond `keep` go.
-pub fn save(run: &Path, mut state: TrainState, keep: usize, write_tensors: impl FnOnce(&Path) -> Result<Vec<u64>>) -> Result<PathBuf> {
+/// optimisers' step counts, which complete `state`; then the state and `config` (the run's
+/// config at this step, so a later resume can tell whether the experiment changed) are
+/// written, every file and the directory are flushed to disk, and the directory is renamed
+/// into place; older checkpoints beyond `keep` go. On any failure the temporary directory
+/// is removed (a full disk does not fill further with each retry) and the error names the
+/// checkpoint.
+pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_tensors: impl FnOnce(&Path) -> Result<Vec<u64>>) -> Result<PathBuf> {
     let dir = checkpoints_dir(run);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let final_dir = dir.join(format!("step-{:08}", state.step));
     let tmp = dir.join(format!(".tmp-step-{:08}-{}", state.step, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    state.optimiser_steps = write_tensors(&tmp)?;
-    let json = serde_json::to_string_pretty(&state).expect("state serialises");
-    std::fs::write(tmp.join("state.json"), json).map_err(io_err(tmp.join("state.json")))?;
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
+    let written = (|| -> Result<()> {
+        std::fs::create_dir_all(&tmp).map_err(io_err(&final_dir))?;
+        // Errors name the checkpoint, not its temporary directory.
+        let named = |e: TrainError| TrainError::Checkpoint {
+            path: final_dir.clone(),
+            detail: e.to_string().lines().next().unwrap_or("").replace(&format!("{}/", tmp.display()), "").replace(&tmp.display().to_string(), ""),
+        };
+        state.optimiser_steps = write_tensors(&tmp).map_err(named)?;
+        if crate::signal::kill_in_checkpoint(state.step) {
+            crate::signal::crash();
+        }
+        let json = serde_json::to_string_pretty(&state).expect("state serialises");
+        std::fs::write(tmp.join("state.json"), json).map_err(io_err(final_dir.join("state.json")))?;
+        std::fs::write(tmp.join("config.toml"), config).map_err(io_err(final_dir.join("config.toml")))?;
+        for e in std::fs::read_dir(&tmp).map_err(io_err(&final_dir))?.filter_map(|e| e.ok()) {
+            std::fs::File::open(e.path()).and_then(|f| f.sync_all()).map_err(io_err(final_dir.join(e.file_name())))?;
+        }
+        einfo_data::source::sync_dir(&tmp);
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
+        }
+        std::fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
+        einfo_data::source::sync_dir(&dir);
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
     let all = list(run)?;
     if all.len() > keep {
         for (_, old) in &all[..all.len() - keep] {
+            // state.json first: a deletion cut short leaves a directory no one loads, which
+            // the next run's start sweeps up.
+            let _ = std::fs::remove_file(old.join("state.json"));
             let _ = std::fs::remove_dir_all(old);
         }
     }
     Ok(final_dir)
+}
+
+/// The run config a checkpoint recorded (`None` for checkpoints written before it was).
+pub fn saved_config(ckpt: &Path) -> Option<String> {
+    std::fs::read_to_string(ckpt.join("config.toml")).ok()
 }
 
 /// Read a checkpoint's state.
@@ -110,7 +143,7 @@ mod tests {
         let run = std::env::temp_dir().join(format!("einfo-ckpt-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run);
         for s in [5, 10, 15, 20] {
-            save(&run, state(s), 2, |_| Ok(vec![])).unwrap();
+            save(&run, state(s), "", 2, |_| Ok(vec![])).unwrap();
         }
         // A crash mid-write leaves a temporary directory, which is never picked up.
         std::fs::create_dir_all(checkpoints_dir(&run).join(".tmp-step-00000025-1")).unwrap();
@@ -118,7 +151,8 @@ mod tests {
         assert_eq!(steps, vec![15, 20]);
         assert_eq!(load_state(&latest(&run).unwrap().unwrap().1).unwrap().step, 20);
         // A failed tensor write leaves the previous checkpoint as the latest.
-        assert!(save(&run, state(30), 2, |_| Err(TrainError::Config("disk full".into()))).is_err());
+        assert!(save(&run, state(30), "", 2, |_| Err(TrainError::Config("disk full".into()))).is_err());
+        assert!(!checkpoints_dir(&run).join(format!(".tmp-step-00000030-{}", std::process::id())).exists(), "a failed write leaves no temporary directory");
         assert_eq!(latest(&run).unwrap().unwrap().0, 20);
         std::fs::remove_dir_all(&run).unwrap();
     }

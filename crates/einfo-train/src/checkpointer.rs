@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{self, TrainState};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 use crate::method::Method;
 use crate::signal;
 
@@ -25,6 +25,7 @@ pub struct Checkpointer {
     keep: usize,
     crash_at: Option<u64>,
     last: Option<(u64, PathBuf)>,
+    config: String,
 }
 
 impl Checkpointer {
@@ -35,10 +36,19 @@ impl Checkpointer {
             keep: cfg.log.keep_checkpoints,
             crash_at: signal::crash_step(&cfg.method),
             last: checkpoint::latest(run_dir)?,
+            config: cfg.to_toml(),
         })
     }
 
+    /// The newest checkpoint written (by this run or before it).
+    pub fn last_path(&self) -> Option<PathBuf> {
+        self.last.as_ref().map(|(_, p)| p.clone())
+    }
+
     fn save(&mut self, method: &dyn Method, at: Position) -> Result<PathBuf> {
+        if let Some(what) = method.non_finite()? {
+            return Err(TrainError::NonFiniteState { step: at.step, what, kept: self.last_path() });
+        }
         let (np, ap) = method.rng_positions();
         let state = TrainState {
             step: at.step,
@@ -49,7 +59,7 @@ impl Checkpointer {
             optimiser_steps: vec![],
             prior: method.prior()?,
         };
-        let dir = checkpoint::save(&self.run_dir, state, self.keep, |dir| method.save(dir))?;
+        let dir = checkpoint::save(&self.run_dir, state, &self.config, self.keep, |dir| method.save(dir))?;
         self.last = Some((at.step, dir.clone()));
         Ok(dir)
     }

@@ -2,7 +2,7 @@
 //! training images in `[-1, 1]`), test accuracy, and checksummed loading of the committed
 //! weights (`datasets/classifiers/<dataset>-lenet.safetensors` and `.sha256`).
 //!
-//! `method.md` gives SGD lr 0.01, momentum 0.5, 10 epochs; measured here that recipe
+//! `docs/method.md` gives SGD lr 0.01, momentum 0.5, 10 epochs; measured here that recipe
 //! reached 98.63% on the MNIST test set, short of the ≥ 99% goal, so the default momentum
 //! is 0.9 (`einfo classifier train --momentum 0.5` reproduces the spec's recipe).
 

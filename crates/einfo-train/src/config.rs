@@ -100,11 +100,33 @@ pub struct PriorConfig {
     /// which trains θ towards Q's mean code posterior `q̄` on the batch's real images (the
     /// EM estimate of the class weights). 0 (the paper): θ learns only through G's input.
     pub em_weight: f64,
+    /// What L_EM's target `q̄` averages over the batch's real images (both views): `soft`,
+    /// Q's posteriors `Q(c|x)` (the EM M-step), or `hard`, one-hot `argmax_c Q(c|x)` (the
+    /// classification-EM M-step: the frequencies of Q's clusters, which track the cluster
+    /// sizes even while the posteriors are still soft).
+    pub em_target: EmTarget,
+}
+
+/// The target of L_EM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmTarget {
+    Soft,
+    Hard,
 }
 
 impl Default for PriorConfig {
     fn default() -> Self {
-        PriorConfig { kind: PriorKind::Gumbel, tau: 0.1, straight_through: false, lr: None, tau_final: None, tau_anneal_steps: 10_000, em_weight: 0.0 }
+        PriorConfig {
+            kind: PriorKind::Gumbel,
+            tau: 0.1,
+            straight_through: false,
+            lr: None,
+            tau_final: None,
+            tau_anneal_steps: 10_000,
+            em_weight: 0.0,
+            em_target: EmTarget::Soft,
+        }
     }
 }
 
@@ -290,7 +312,7 @@ impl Default for LogConfig {
     }
 }
 
-/// The evaluation protocol of `method.md`, run during training (the convergence curve in
+/// The evaluation protocol of `docs/method.md`, run during training (the convergence curve in
 /// `eval.csv`) and by `einfo eval` (`metrics.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -335,7 +357,24 @@ impl Default for JointVaeSettings {
     }
 }
 
+/// Largest batch a run accepts.
+pub const MAX_BATCH: usize = 4096;
+/// Largest epoch budget a run accepts (the paper trains 200).
+pub const MAX_EPOCHS: u64 = 100_000;
+
 impl Config {
+    /// Check the config against the data it trains on: the networks' image size and
+    /// channels must be the data set's.
+    pub fn check_data(&self, data: &einfo_data::Dataset) -> Result<()> {
+        if self.net.image_size != data.rows || data.rows != data.cols || self.net.channels != 1 {
+            return Err(TrainError::Config(format!(
+                "net.image_size = {} and net.channels = {} do not fit {} ({}×{} grey-scale images): use net.image_size = {} and net.channels = 1",
+                self.net.image_size, self.net.channels, self.data.dataset, data.rows, data.cols, data.rows
+            )));
+        }
+        Ok(())
+    }
+
     /// Parse a TOML document (a preset or a run's `config.toml`).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
         let cfg: Config = toml::from_str(text).map_err(|e| TrainError::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
@@ -378,8 +417,17 @@ impl Config {
         if self.train.batch_size < 2 {
             return bad(format!("train.batch_size = {}: BatchNorm needs at least 2", self.train.batch_size));
         }
+        if self.train.batch_size > MAX_BATCH {
+            return bad(format!("train.batch_size = {}: at most {MAX_BATCH} (a step keeps several whole-batch activations in memory)", self.train.batch_size));
+        }
         if self.train.epochs == 0 && self.train.max_steps.is_none() {
             return bad("train.epochs = 0: give at least one epoch (or train.max_steps)".into());
+        }
+        if self.train.epochs > MAX_EPOCHS {
+            return bad(format!("train.epochs = {}: at most {MAX_EPOCHS}", self.train.epochs));
+        }
+        if self.train.max_steps == Some(0) {
+            return bad("train.max_steps = 0: train at least one step (or leave it unset)".into());
         }
         for (name, v) in [("optim.lr_g", self.optim.lr_g), ("optim.lr_d", self.optim.lr_d), ("prior.tau", self.prior.tau), ("jointvae.lr", self.jointvae.lr)] {
             if !(v > 0.0 && v.is_finite()) {
@@ -422,8 +470,8 @@ impl Config {
         if self.eval.per_code == 0 {
             return bad("eval.per_code = 0: generate at least one image per code".into());
         }
-        self.augment.to_augment().validate().map_err(|e| TrainError::Config(format!("augment: {e}")))?;
-        self.net.validate().map_err(|e| TrainError::Config(format!("net: {e}")))?;
+        self.augment.to_augment().validate().map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or(""))))?;
+        self.net.validate().map_err(|e| TrainError::Config(format!("net: {}", e.to_string().lines().next().unwrap_or(""))))?;
         Ok(())
     }
 

@@ -16,10 +16,20 @@ pub enum TrainError {
     RunExists(PathBuf),
     #[error("{} is not a run directory (no config.toml)", .0.display())]
     NotARun(PathBuf),
-    #[error("non-finite loss at step {step}: {term} = {value}; the last good checkpoint is kept — lower the learning rate or the loss weights")]
-    NonFinite { step: u64, term: String, value: f64 },
+    #[error("non-finite loss at step {step}: {term} = {value}; {kept} — lower the learning rate or the loss weights", kept = kept_checkpoint(.kept))]
+    NonFinite { step: u64, term: String, value: f64, kept: Option<PathBuf> },
+    #[error("step {step}: {what} holds non-finite values (the run diverged); nothing was saved, {kept} — lower the learning rate or the loss weights", kept = kept_checkpoint(.kept))]
+    NonFiniteState { step: u64, what: String, kept: Option<PathBuf> },
+    #[error("{} is in use by {who}: wait for it to finish (or stop it) and run this again", .0.display(), who = .1)]
+    RunInUse(PathBuf, String),
+    #[error("--force will not replace {}: {why}; move them away or choose another --out", .0.display(), why = .1)]
+    NotReplaceable(PathBuf, String),
+    #[error("{}: {why}", .0.display(), why = .1)]
+    ResumeChange(PathBuf, String),
     #[error("{}: interrupted; run the same command again to continue from the last checkpoint", .0.display())]
     Interrupted(PathBuf),
+    #[error("stopped by a signal before it finished")]
+    Stopped,
     #[error("device '{0}' is not available: {1}")]
     Device(String, String),
     #[error(transparent)]
@@ -28,11 +38,23 @@ pub enum TrainError {
     Loss(#[from] einfo_losses::LossError),
     #[error(transparent)]
     Metric(#[from] einfo_metrics::MetricError),
-    #[error("tensor: {0}")]
+    #[error("tensor: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
 }
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// The first line of an error (candle appends a backtrace when RUST_BACKTRACE is set).
+fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
+}
+
+fn kept_checkpoint(kept: &Option<PathBuf>) -> String {
+    match kept {
+        Some(p) => format!("the last good checkpoint, {}, is kept", p.display()),
+        None => "no checkpoint had been written yet".into(),
+    }
+}
 
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
     let path = path.into();

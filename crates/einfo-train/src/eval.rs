@@ -1,4 +1,4 @@
-//! `einfo eval RUN_DIR`: the evaluation protocol of `method.md`.
+//! `einfo eval RUN_DIR`: the evaluation protocol of `docs/method.md`.
 //!
 //! 1,000 images per code from the generator in eval mode (fresh seeded z, one-hot c),
 //! classified by the committed LeNet → count matrix `M[code, digit]` → ENT, NMI (every
@@ -159,6 +159,9 @@ pub fn measure(
     for code in 0..k as u32 {
         let mut left = settings.per_code;
         while left > 0 {
+            if crate::signal::requested() {
+                return Err(TrainError::Stopped);
+            }
             let n = left.min(500);
             let z = noise.normal(n, method.noise_dim(), device)?;
             let images = method.generate(&vec![code; n], &z)?;
@@ -174,6 +177,9 @@ pub fn measure(
     let real = real_subset(split, settings.real_images);
     let mut real_codes = Vec::with_capacity(real.len());
     for chunk in real.chunks(500) {
+        if crate::signal::requested() {
+            return Err(TrainError::Stopped);
+        }
         let b = batch_of(data, chunk, device)?;
         real_codes.extend(method.infer_codes(&to_nhwc(&b.images)?)?.into_iter().map(|c| c as usize));
     }
@@ -205,6 +211,12 @@ pub fn measure(
 /// Header of `eval.csv`, the convergence curve of a run.
 pub const CURVE_HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy,prior_rmse_sorted";
 
+/// Does `<run>/eval.csv` have a point for `step`?
+pub fn curve_has(run_dir: &Path, step: u64) -> bool {
+    let text = std::fs::read_to_string(run_dir.join("eval.csv")).unwrap_or_default();
+    text.lines().skip(1).any(|l| l.split(',').next() == Some(step.to_string().as_str()))
+}
+
 /// Append a measurement to `<run>/eval.csv` (once per step: a row for `step` already there is kept).
 pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> Result<()> {
     let path = run_dir.join("eval.csv");
@@ -229,6 +241,8 @@ pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> R
 /// Evaluate the newest checkpoint of a run: write `<run>/metrics.json` and add the point
 /// to `<run>/eval.csv`.
 pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> Result<EvalReport> {
+    crate::setup::read_config(run_dir)?;
+    let _lock = crate::run_dir::RunLock::acquire(run_dir)?;
     let run = load_run(run_dir)?;
     let (cfg, state, device) = (run.cfg, run.state, run.device);
     let mut settings = cfg.eval.clone();

@@ -1,5 +1,5 @@
 //! One training step of the InfoGAN family (uniform / ground-truth / learnable prior,
-//! with or without L_trans and L_ent), as in `method.md`:
+//! with or without L_trans and L_ent), as in `docs/method.md`:
 //!
 //! 1. `z ~ N(0, I)`, `c ~ prior` (one-hot, or a Gumbel-Softmax sample of `softmax(θ)`).
 //! 2. D step on {FE, D}: `BCE(D(FE(x)), 1) + BCE(D(FE(G(z, c).detach())), 0)`.
@@ -18,9 +18,9 @@ use einfo_models::{named_trainable, InfoGan};
 use einfo_tensor::Augmenter;
 
 use crate::adam::{Adam, AdamParams};
-use crate::config::{Config, KlDirectionCfg, PriorKind, TransKind};
+use crate::config::{Config, EmTarget, KlDirectionCfg, PriorKind, TransKind};
 use crate::error::{Result, TrainError};
-use crate::method::{scalar, Method, PriorProbe, Terms};
+use crate::method::{non_finite_var, scalar, Method, PriorProbe, Terms};
 use crate::noise::NoiseSource;
 use crate::prior_probe::ProbeWindow;
 
@@ -166,7 +166,11 @@ impl Method for InfoGanMethod {
                 let q_bar = L::mean_posterior(&qx.logits, &qxt.logits)?;
                 if let L::Prior::Gumbel(p) = &self.prior {
                     if self.cfg.prior.em_weight > 0.0 {
-                        let em = (L::prior_em_loss(&p.logits, &q_bar)? * self.cfg.prior.em_weight)?;
+                        let target = match self.cfg.prior.em_target {
+                            EmTarget::Soft => q_bar.clone(),
+                            EmTarget::Hard => L::hard_assignment_freq(&qx.logits, &qxt.logits)?,
+                        };
+                        let em = (L::prior_em_loss(&p.logits, &target)? * self.cfg.prior.em_weight)?;
                         em_val = scalar(&em)?;
                         total = (total + &em)?;
                         em_term = Some(em);
@@ -216,6 +220,18 @@ impl Method for InfoGanMethod {
             self.window.record(g, &before, &theta)?;
         }
         Ok(terms)
+    }
+
+    fn non_finite(&self) -> Result<Option<String>> {
+        if let Some(n) = non_finite_var(&self.nets.g_vars, "weight")?.or(non_finite_var(&self.nets.d_vars, "weight")?) {
+            return Ok(Some(n));
+        }
+        for opt in [Some(&self.opt_g), Some(&self.opt_d), self.opt_trunk.as_ref()].into_iter().flatten() {
+            if let Some(n) = opt.non_finite()? {
+                return Ok(Some(n));
+            }
+        }
+        Ok(None)
     }
 
     fn probe_next_step(&mut self) {

@@ -14,7 +14,7 @@ use crate::adam::{Adam, AdamParams};
 use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::infogan::NOISE_STREAM;
-use crate::method::{scalar, Method, Terms};
+use crate::method::{non_finite_var, scalar, Method, Terms};
 use crate::noise::NoiseSource;
 
 const TERMS: &[&str] = &["loss", "recon", "kl_z", "kl_c"];
@@ -85,6 +85,10 @@ impl Method for JointVaeMethod {
         self.last_posterior = L::softmax(&e.alpha_logits)?.mean(0)?.to_dtype(DType::F64)?.to_vec1()?;
         self.opt.step(&loss.backward()?)?;
         Ok(terms)
+    }
+
+    fn non_finite(&self) -> Result<Option<String>> {
+        Ok(non_finite_var(&self.vars, "weight")?.or(self.opt.non_finite()?))
     }
 
     fn prior(&self) -> Result<Vec<f64>> {

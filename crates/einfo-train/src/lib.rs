@@ -22,6 +22,7 @@ pub mod noise;
 pub mod presets;
 pub mod prior_probe;
 pub mod run;
+pub mod run_dir;
 pub mod samples;
 pub mod setup;
 pub mod signal;

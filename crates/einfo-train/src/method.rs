@@ -12,6 +12,26 @@ pub fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
 }
 
+/// Is every value of `t` finite? (One reduction on the tensor's device, one value read.)
+pub fn all_finite(t: &Tensor) -> Result<bool> {
+    let m = t.flatten_all()?.to_dtype(candle_core::DType::F32)?.abs()?.max(0)?.to_scalar::<f32>()?;
+    Ok(m.is_finite())
+}
+
+/// The name of the first variable of `vm` (parameters and BatchNorm buffers) holding a
+/// non-finite value, prefixed with `what`.
+pub fn non_finite_var(vm: &candle_nn::VarMap, what: &str) -> Result<Option<String>> {
+    let data = vm.data().lock().expect("var map lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for n in names {
+        if !all_finite(data[n].as_tensor())? {
+            return Ok(Some(format!("{what} {n}")));
+        }
+    }
+    Ok(None)
+}
+
 /// Loss terms of one step, by name (logged to the CSV in this order).
 pub type Terms = Vec<(&'static str, f64)>;
 
@@ -67,6 +87,9 @@ pub trait Method {
     /// Ask the next [`Method::step`] to also split θ's gradient by loss term (costs one
     /// backward pass per term; the loop asks on logging steps only).
     fn probe_next_step(&mut self) {}
+    /// The first weight, buffer or optimiser moment holding a NaN or an infinity, if any
+    /// (checked before every checkpoint is written and after one is loaded).
+    fn non_finite(&self) -> Result<Option<String>>;
     /// The learnable prior's diagnostics since the last call (and start a new window);
     /// `None` for methods without learnable prior logits.
     fn prior_probe(&mut self) -> Result<Option<PriorProbe>> {

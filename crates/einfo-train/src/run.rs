@@ -11,7 +11,8 @@ use crate::checkpoint;
 use crate::checkpointer::Position;
 use crate::config::Config;
 use crate::error::{io_err, Result, TrainError};
-use crate::setup::{build_method, device_for, prepare_data, read_config, restore, SplitRecord};
+use crate::run_dir::{self, RunLock};
+use crate::setup::{build_method, check_resumable, device_for, prepare_data, read_config, restore_newest, SplitRecord};
 use crate::trainer::Trainer;
 
 /// How to run (not part of the result).
@@ -42,47 +43,74 @@ fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Start a new run in `run_dir`.
-pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+/// Everything that can be checked before a run directory is touched: the config, the
+/// device, the data and split (loaded), and that a batch fits the split.
+fn prepare(cfg: &Config, opts: &RunOptions) -> Result<(Dataset, Split)> {
     cfg.validate()?;
-    if run_dir.exists() && std::fs::read_dir(run_dir).map_err(io_err(run_dir))?.next().is_some() {
-        if !opts.force {
-            return Err(TrainError::RunExists(run_dir.into()));
-        }
-        std::fs::remove_dir_all(run_dir).map_err(io_err(run_dir))?;
+    device_for(&cfg.train.device)?;
+    let (data, split) = prepare_data(cfg, &opts.data)?;
+    einfo_data::Batcher::new(&data, &split.indices, cfg.train.batch_size, cfg.train.seed)?;
+    cfg.check_data(&data)?;
+    Ok((data, split))
+}
+
+/// Start a new run in `run_dir`. Nothing is created or removed before the config, device
+/// and data have been checked; `--force` replaces only an einfo run directory (and never
+/// one another einfo process is using).
+pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    let (data, split) = prepare(cfg, opts)?;
+    // A directory holding only a lock file (a run killed as it started) counts as empty.
+    let occupied = run_dir.exists() && std::fs::read_dir(run_dir).map_err(io_err(run_dir))?.filter_map(|e| e.ok()).any(|e| e.file_name() != run_dir::LOCK);
+    if occupied && !opts.force {
+        return Err(TrainError::RunExists(run_dir.into()));
     }
     std::fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
+    let _lock = RunLock::acquire(run_dir)?;
+    if occupied {
+        run_dir::check_replaceable(run_dir)?;
+        run_dir::clear(run_dir)?;
+    }
     write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
-    let (data, split) = prepare_data(cfg, &opts.data)?;
-    run_on(cfg, run_dir, opts, &data, &split, None)
+    run_on(cfg, run_dir, opts, &data, &split, false)
 }
 
-/// Continue a run from its newest checkpoint; `overrides` may raise the budget
-/// (`train.epochs=10`, `train.max_steps=…`) and are saved into its `config.toml`.
+/// Continue a run from its newest checkpoint that loads; `overrides` may change the budget
+/// (`train.epochs=10`, `train.max_steps=…`), the device, `log.*` and `eval.*` — nothing that
+/// would make it another experiment — and are saved into its `config.toml` once checked.
 pub fn resume(run_dir: &Path, overrides: &[String], opts: &RunOptions) -> Result<RunSummary> {
-    let mut cfg = read_config(run_dir)?;
-    if !overrides.is_empty() {
-        cfg = cfg.with_overrides(overrides)?;
+    let was = read_config(run_dir)?;
+    let _lock = RunLock::acquire(run_dir)?;
+    let cfg = if overrides.is_empty() { was.clone() } else { was.with_overrides(overrides)? };
+    check_resumable(&was, &cfg, run_dir, "its config.toml")?;
+    let (data, split) = prepare(&cfg, opts)?;
+    if cfg != was {
         write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
     }
-    let start = checkpoint::latest(run_dir)?;
-    let (data, split) = prepare_data(&cfg, &opts.data)?;
-    run_on(&cfg, run_dir, opts, &data, &split, start.map(|(_, p)| p))
+    run_on(&cfg, run_dir, opts, &data, &split, true)
 }
 
-/// Train (or continue from `resume_from`) on data already loaded: the split record, the
-/// method, then [`Trainer::fit`].
-pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, split: &Split, resume_from: Option<PathBuf>) -> Result<RunSummary> {
+/// Train on data already loaded — from scratch, or (`resume`) from the run's newest
+/// checkpoint that loads: the split record, the method, then [`Trainer::fit`]. The caller
+/// holds the run directory's lock.
+pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, split: &Split, resume: bool) -> Result<RunSummary> {
+    let _lock = RunLock::acquire(run_dir)?;
+    let removed = run_dir::clean_leftovers(run_dir)?;
+    if !removed.is_empty() {
+        eprintln!("einfo: removed {} leftover(s) of an interrupted write in {}", removed.len(), run_dir.display());
+    }
     let device = device_for(&cfg.train.device)?;
     let record = SplitRecord::of(cfg, split);
     write_text_atomic(&run_dir.join("split.json"), &serde_json::to_string_pretty(&record).expect("serialises"))?;
     let mut method = build_method(cfg, &record.frequencies, &device)?;
-    let start = match &resume_from {
-        Some(ckpt) => {
-            let st = restore(method.as_mut(), ckpt)?;
-            Position { step: st.step, epoch: st.epoch, batch_in_epoch: st.batch_in_epoch }
+    let mut start = Position { step: 0, epoch: 0, batch_in_epoch: 0 };
+    if resume {
+        if let Some((ckpt, st)) = restore_newest(method.as_mut(), run_dir)? {
+            if let Some(text) = checkpoint::saved_config(&ckpt) {
+                let saved = Config::from_toml(&text, &ckpt.join("config.toml").display().to_string())?;
+                check_resumable(&saved, cfg, run_dir, &format!("the config its checkpoint {} was trained with", ckpt.display()))?;
+            }
+            start = Position { step: st.step, epoch: st.epoch, batch_in_epoch: st.batch_in_epoch };
         }
-        None => Position { step: 0, epoch: 0, batch_in_epoch: 0 },
-    };
+    }
     Trainer { cfg, run_dir, data, split, device: &device, progress: opts.progress }.fit(method.as_mut(), start)
 }

@@ -32,11 +32,14 @@ pub fn write_grid(method: &dyn Method, z: &Tensor, code: Option<u32>, path: &Pat
         Some(k) => vec![k],
         None => (0..method.num_codes() as u32).collect(),
     };
-    let all_codes: Vec<u32> = codes.iter().flat_map(|&k| std::iter::repeat_n(k, cols)).collect();
-    let idx = Tensor::from_vec((0..all_codes.len() as u32).map(|i| i % cols as u32).collect::<Vec<_>>(), all_codes.len(), z.device())?;
-    let zz = z.index_select(&idx, 0)?;
-    let images = method.generate(&all_codes, &zz)?;
-    let (tiles, h, w) = to_tiles(&images)?;
+    // One code row at a time, so memory stays that of `cols` images however many rows.
+    let (mut tiles, mut h, mut w) = (Vec::with_capacity(codes.len() * cols), 0, 0);
+    for &k in &codes {
+        let images = method.generate(&vec![k; cols], z)?;
+        let (row, th, tw) = to_tiles(&images)?;
+        (h, w) = (th, tw);
+        tiles.extend(row);
+    }
     let refs: Vec<&[u8]> = tiles.iter().map(|t| t.as_slice()).collect();
     save_png(&tile_grid(&refs, h, w, cols, 2, 2)?, path)?;
     Ok(())

@@ -76,6 +76,52 @@ pub fn build_method(cfg: &Config, true_freq: &[f64], device: &Device) -> Result<
     })
 }
 
+/// Fields `einfo resume` may change: the budget, the device, logging and evaluation. Any
+/// other difference makes it another experiment.
+pub const RESUMABLE_CHANGES: &[&str] = &["train.epochs", "train.max_steps", "train.device", "log.", "eval."];
+
+/// The dotted keys whose values differ between two configs (`a → b`).
+pub fn config_differences(a: &Config, b: &Config) -> Vec<String> {
+    fn walk(prefix: &str, a: Option<&toml::Value>, b: Option<&toml::Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    walk(&format!("{prefix}{k}."), x.get(k), y.get(k), out);
+                }
+            }
+            (x, y) if x != y => {
+                let show = |v: Option<&toml::Value>| v.map_or("unset".to_string(), |v| v.to_string());
+                out.push(format!("{} ({} → {})", prefix.trim_end_matches('.'), show(x), show(y)));
+            }
+            _ => {}
+        }
+    }
+    let (x, y) = (toml::Value::try_from(a).ok(), toml::Value::try_from(b).ok());
+    let mut out = Vec::new();
+    walk("", x.as_ref(), y.as_ref(), &mut out);
+    out
+}
+
+/// Refuse a resume that would change the experiment: every difference between `was` and
+/// `now` must be one of [`RESUMABLE_CHANGES`]. `what` names the old config in the message.
+pub fn check_resumable(was: &Config, now: &Config, run: &Path, what: &str) -> Result<()> {
+    let changed: Vec<String> = config_differences(was, now)
+        .into_iter()
+        .filter(|d| !RESUMABLE_CHANGES.iter().any(|ok| d.starts_with(ok) && (ok.ends_with('.') || d[ok.len()..].starts_with(' '))))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::ResumeChange(
+        run.into(),
+        format!(
+            "resuming would change the experiment against {what}: {}; resume may change only train.epochs, train.max_steps, train.device, log.* and eval.* — start a new run (einfo train) for another experiment",
+            changed.join(", ")
+        ),
+    ))
+}
+
 /// Read a run's resolved config.
 pub fn read_config(run: &Path) -> Result<Config> {
     let p = run.join("config.toml");
@@ -124,12 +170,46 @@ impl SplitRecord {
     }
 }
 
-/// Restore a checkpoint into a method: weights, optimiser states and RNG positions.
+/// Restore a checkpoint into a method: weights, optimiser states and RNG positions; a
+/// checkpoint holding NaN or infinite values is refused.
 pub fn restore(method: &mut dyn Method, ckpt: &Path) -> Result<TrainState> {
     let st = checkpoint::load_state(ckpt)?;
     method.load(ckpt, &st.optimiser_steps)?;
+    if let Some(what) = method.non_finite()? {
+        return Err(TrainError::Checkpoint { path: ckpt.into(), detail: format!("{what} holds non-finite values") });
+    }
     method.set_rng_positions(checkpoint::parse_pos(&st.noise_pos, ckpt)?, checkpoint::parse_pos(&st.augment_pos, ckpt)?);
     Ok(st)
+}
+
+/// Restore the newest checkpoint of `run` that loads; a newer one that does not (a
+/// damaged file) is reported on standard error and skipped for the one before it. `None`
+/// when the run has no checkpoint; an error naming the newest when none loads.
+pub fn restore_newest(method: &mut dyn Method, run: &Path) -> Result<Option<(PathBuf, TrainState)>> {
+    let all = checkpoint::list(run)?;
+    let mut first_err = None;
+    for (_, ckpt) in all.iter().rev() {
+        match restore(method, ckpt) {
+            Ok(st) => {
+                if first_err.is_some() {
+                    eprintln!("einfo: continuing from {} instead", ckpt.display());
+                }
+                return Ok(Some((ckpt.clone(), st)));
+            }
+            Err(e) => {
+                eprintln!("einfo: warning: checkpoint {} does not load ({}); trying the one before it", ckpt.display(), one_line(&e.to_string()));
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(TrainError::Checkpoint { path: run.into(), detail: format!("no checkpoint loads ({}); retrain the run", one_line(&e.to_string())) }),
+        None => Ok(None),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
 }
 
 /// A run directory's model at its newest checkpoint.
@@ -144,10 +224,9 @@ pub struct LoadedRun {
 /// Load a run's config and its newest checkpoint (for `eval`, `sample`).
 pub fn load_run(run: &Path) -> Result<LoadedRun> {
     let cfg = read_config(run)?;
-    let (_, ckpt) = checkpoint::latest(run)?
-        .ok_or_else(|| TrainError::Checkpoint { path: run.into(), detail: "no checkpoint yet: train or resume the run first".into() })?;
     let device = device_for(&cfg.train.device)?;
     let mut method = build_method(&cfg, &SplitRecord::frequencies_of(run, &cfg)?, &device)?;
-    let state = restore(method.as_mut(), &ckpt)?;
+    let (ckpt, state) = restore_newest(method.as_mut(), run)?
+        .ok_or_else(|| TrainError::Checkpoint { path: run.into(), detail: "no checkpoint yet: train or resume the run first".into() })?;
     Ok(LoadedRun { cfg, device, method, checkpoint: ckpt, state })
 }

@@ -60,6 +60,12 @@ impl Trainer<'_> {
         let bpe = batcher.batches_per_epoch() as u64;
         let total = total_steps(cfg, self.split.len());
         let Position { mut step, mut epoch, mut batch_in_epoch } = start;
+        if batch_in_epoch as u64 > bpe || (batch_in_epoch as u64 == bpe && bpe > 0) {
+            return Err(TrainError::Config(format!(
+                "the checkpoint is at batch {batch_in_epoch} of epoch {}, but an epoch has {bpe} batches under this config: was train.batch_size or the split changed?",
+                epoch + 1
+            )));
+        }
         let mut log = TrainLog::open(run_dir, step, &header(method))?;
         truncate_csv(&run_dir.join("eval.csv"), step)?;
         let evals = EpochEval::new(cfg, run_dir, device)?;
@@ -74,7 +80,18 @@ impl Trainer<'_> {
         let (run_start, start_step) = (Instant::now(), step);
         let mut rate = 0.0;
         let mut interrupted = false;
-        'epochs: while epoch < cfg.train.epochs && step < total {
+        // A run stopped during an evaluation at an epoch's end resumes there: evaluate first.
+        if step > 0 && batch_in_epoch == 0 && !crate::eval::curve_has(run_dir, step) {
+            match evals.after_epoch(method, self, epoch, step) {
+                Err(TrainError::Stopped) => interrupted = true,
+                r => drop(r?),
+            }
+        }
+        'epochs: while epoch < cfg.train.epochs && step < total && !interrupted {
+            if signal::requested() {
+                interrupted = true;
+                break;
+            }
             for batch in batcher.images_from(epoch, batch_in_epoch, device) {
                 if step >= total {
                     break 'epochs;
@@ -89,7 +106,7 @@ impl Trainer<'_> {
                 }
                 let terms = method.step(&x)?;
                 if let Some((name, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-                    return Err(TrainError::NonFinite { step: step + 1, term: name.to_string(), value: *v });
+                    return Err(TrainError::NonFinite { step: step + 1, term: name.to_string(), value: *v, kept: checkpoints.last_path() });
                 }
                 step += 1;
                 batch_in_epoch += 1;
@@ -113,7 +130,14 @@ impl Trainer<'_> {
                 write_grid(method, &grid_z, None, &grids.join(format!("epoch-{:03}.png", epoch + 1)))?;
                 epoch += 1;
                 batch_in_epoch = 0;
-                if let Some(m) = evals.after_epoch(method, self, epoch, step)? {
+                let measured = match evals.after_epoch(method, self, epoch, step) {
+                    Err(TrainError::Stopped) => {
+                        interrupted = true;
+                        break 'epochs;
+                    }
+                    r => r?,
+                };
+                if let Some(m) = measured {
                     pb.suspend(|| {
                         eprintln!(
                             "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3}",

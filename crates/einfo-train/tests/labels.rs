@@ -34,7 +34,8 @@ fn train_with(cfg: &Config, data: &Dataset, dir: &Path) -> Vec<(String, Vec<u8>)
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let (_, split) = prepare_data(cfg, &opts().data).unwrap();
-    run_on(cfg, dir, &opts(), data, &split, None).unwrap();
+    let _lock = einfo_train::run_dir::RunLock::acquire(dir).unwrap();
+    run_on(cfg, dir, &opts(), data, &split, false).unwrap();
     tensors(dir)
 }
 

@@ -23,7 +23,7 @@ pub enum ClassifierCommand {
         /// SGD learning rate.
         #[arg(long, default_value_t = 0.01)]
         lr: f64,
-        /// SGD momentum (method.md's recipe uses 0.5; 0.9 reaches ≥ 99% on MNIST).
+        /// SGD momentum (docs/method.md's recipe uses 0.5; 0.9 reaches ≥ 99% on MNIST).
         #[arg(long, default_value_t = 0.9)]
         momentum: f64,
         /// Output weights (default: the committed location, datasets/classifiers/).

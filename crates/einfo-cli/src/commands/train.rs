@@ -17,8 +17,8 @@ pub struct TrainArgs {
     /// MNIST split (1..=50).
     #[arg(long)]
     pub split: Option<usize>,
-    /// Training seed (weights, batch order, noise, transforms).
-    #[arg(long)]
+    /// Training seed (weights, batch order, noise, transforms), 0 to 2^63 − 1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     pub seed: Option<u64>,
     /// Epochs (default: the preset's).
     #[arg(long)]
@@ -176,15 +176,18 @@ pub struct SampleArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Widest sample grid (`--columns`): 10 codes × 1,000 images stay small in memory.
+const MAX_COLUMNS: usize = 1000;
+
 pub fn sample(args: SampleArgs) -> Result<()> {
+    if args.columns == 0 || args.columns > MAX_COLUMNS {
+        bail!("--columns {}: give 1 to {MAX_COLUMNS} (one image per column and code)", args.columns);
+    }
     let einfo_train::LoadedRun { method, device, state: st, .. } = einfo_train::load_run(&args.run_dir)?;
     if let Some(c) = args.code {
         if c as usize >= method.num_codes() {
             bail!("--code {c} is out of range: the model has codes 0..{}", method.num_codes() - 1);
         }
-    }
-    if args.columns == 0 {
-        bail!("--columns must be at least 1");
     }
     let z = einfo_train::noise::NoiseSource::new(args.seed, einfo_train::samples::GRID_STREAM).normal(args.columns, method.noise_dim(), &device)?;
     let name = args.code.map_or("all".to_string(), |c| c.to_string());

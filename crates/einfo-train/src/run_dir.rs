@@ -1,0 +1,205 @@
+//! What a run directory may contain, and who may write it: one einfo process at a time
+//! holds `<run>/.lock` (an advisory `flock`, released by the kernel however the process
+//! ends, `kill -9` included); `--force` replaces only a directory einfo made; leftovers of
+//! interrupted writes are swept up when a run starts.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint;
+use crate::error::{io_err, Result, TrainError};
+
+/// The lock file's name inside a run directory.
+pub const LOCK: &str = ".lock";
+
+/// Entries einfo writes into a run directory (besides `sample-*.png` and leftovers of
+/// interrupted atomic writes).
+pub const EINFO_ENTRIES: &[&str] = &["config.toml", "split.json", "log.csv", "eval.csv", "metrics.json", "samples.png", "grids", "checkpoints", LOCK];
+
+/// Held for as long as a command writes a run directory. Re-entrant within a process
+/// (`einfo cell` trains, then evaluates, under one lock): the lock file stays locked until
+/// the last guard of the process goes.
+#[derive(Debug)]
+pub struct RunLock {
+    key: PathBuf,
+}
+
+/// Lock files this process holds, with their guard counts.
+static HELD: std::sync::Mutex<Vec<(PathBuf, File, usize)>> = std::sync::Mutex::new(Vec::new());
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|(k, _, _)| *k == self.key) {
+            held[i].2 -= 1;
+            if held[i].2 == 0 {
+                held.swap_remove(i);
+            }
+        }
+    }
+}
+
+impl RunLock {
+    /// Lock `dir` (which must exist) for this process, or say who holds it.
+    pub fn acquire(dir: &Path) -> Result<RunLock> {
+        let key = dir.canonicalize().map_err(io_err(dir))?;
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = held.iter_mut().find(|(k, _, _)| *k == key) {
+            entry.2 += 1;
+            return Ok(RunLock { key });
+        }
+        let file = Self::lock_file(dir)?;
+        held.push((key.clone(), file, 1));
+        Ok(RunLock { key })
+    }
+
+    fn lock_file(dir: &Path) -> Result<File> {
+        let path = dir.join(LOCK);
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io_err(&path))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a file descriptor we own; LOCK_NB makes it return at once.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if r != 0 {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let who = holder.trim().parse::<u32>().map_or("another einfo process".to_string(), |p| format!("einfo process {p}"));
+                return Err(TrainError::RunInUse(dir.into(), who));
+            }
+            let _ = file.set_len(0);
+            let _ = std::fs::write(&path, format!("{}\n", std::process::id()));
+        }
+        Ok(file)
+    }
+}
+
+fn einfo_made(name: &str) -> bool {
+    EINFO_ENTRIES.contains(&name) || (name.starts_with("sample-") && name.ends_with(".png")) || einfo_data::source::is_atomic_leftover(name)
+}
+
+/// Entries of `dir` that einfo did not write (sorted).
+pub fn foreign_entries(dir: &Path) -> Result<Vec<String>> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !einfo_made(n))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Check that `--force` may replace `dir`: an einfo run directory (it has `config.toml`)
+/// holding nothing einfo did not write.
+pub fn check_replaceable(dir: &Path) -> Result<()> {
+    let foreign = foreign_entries(dir)?;
+    if !dir.join("config.toml").is_file() || !foreign.is_empty() {
+        let what = if foreign.is_empty() {
+            "it is not an einfo run directory (no config.toml)".to_string()
+        } else {
+            format!("it holds files einfo did not write ({})", foreign.join(", "))
+        };
+        return Err(TrainError::NotReplaceable(dir.into(), what));
+    }
+    Ok(())
+}
+
+/// Remove what einfo wrote into `dir`, keeping the lock this process holds.
+pub fn clear(dir: &Path) -> Result<()> {
+    for e in std::fs::read_dir(dir).map_err(io_err(dir))?.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == LOCK || !einfo_made(&name) {
+            continue;
+        }
+        let p = e.path();
+        let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        r.map_err(io_err(&p))?;
+    }
+    Ok(())
+}
+
+/// Sweep up what interrupted writes left (the caller holds the lock, so nothing else is
+/// writing): temporary files of atomic writes in the run directory, temporary checkpoint
+/// directories, and checkpoint directories without their `state.json` (a deletion cut
+/// short). Returns what was removed.
+pub fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let mut sweep = |d: &Path, pick: &dyn Fn(&str, &Path) -> bool| -> Result<()> {
+        let Ok(rd) = std::fs::read_dir(d) else { return Ok(()) };
+        for e in rd.filter_map(|e| e.ok()) {
+            let (name, p) = (e.file_name().to_string_lossy().into_owned(), e.path());
+            if pick(&name, &p) {
+                let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                r.map_err(io_err(&p))?;
+                removed.push(p);
+            }
+        }
+        Ok(())
+    };
+    sweep(dir, &|name, _| einfo_data::source::is_atomic_leftover(name))?;
+    sweep(&checkpoint::checkpoints_dir(dir), &|name, p| name.starts_with(".tmp-step-") || (name.starts_with("step-") && !p.join("state.json").is_file()))?;
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("einfo-rundir-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn only_einfo_run_directories_are_replaceable() {
+        let d = scratch("replace");
+        assert!(check_replaceable(&d).unwrap_err().to_string().contains("not an einfo run directory"));
+        std::fs::write(d.join("config.toml"), "").unwrap();
+        std::fs::create_dir_all(d.join("checkpoints/step-00000005")).unwrap();
+        std::fs::write(d.join("sample-all-seed0.png"), "").unwrap();
+        std::fs::write(d.join("log.csv.tmp-123-0"), "").unwrap();
+        check_replaceable(&d).unwrap();
+        std::fs::create_dir_all(d.join("thesis")).unwrap();
+        std::fs::write(d.join("thesis/ch1.tex"), "x").unwrap();
+        let e = check_replaceable(&d).unwrap_err().to_string();
+        assert!(e.contains("thesis") && e.contains("did not write"), "{e}");
+        clear(&d).unwrap();
+        assert!(d.join("thesis/ch1.tex").is_file(), "clear never touches what einfo did not write");
+        assert!(!d.join("config.toml").exists() && !d.join("checkpoints").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_until_the_first_goes() {
+        let d = scratch("lock");
+        let first = RunLock::acquire(&d).unwrap();
+        // Another open file description (as another process would have) is refused.
+        let e = RunLock::lock_file(&d).unwrap_err().to_string();
+        assert!(e.contains("in use") && e.contains(&std::process::id().to_string()), "{e}");
+        // The same process may nest guards; the lock goes with the last one.
+        let second = RunLock::acquire(&d).unwrap();
+        drop(first);
+        assert!(RunLock::lock_file(&d).is_err(), "still held by the second guard");
+        drop(second);
+        drop(RunLock::lock_file(&d).unwrap());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn leftovers_are_swept() {
+        let d = scratch("leftovers");
+        let ck = checkpoint::checkpoints_dir(&d);
+        std::fs::create_dir_all(ck.join(".tmp-step-00000010-77")).unwrap();
+        std::fs::create_dir_all(ck.join("step-00000005")).unwrap(); // half deleted: no state.json
+        std::fs::create_dir_all(ck.join("step-00000010")).unwrap();
+        std::fs::write(ck.join("step-00000010/state.json"), "{}").unwrap();
+        std::fs::write(d.join("config.toml.tmp-77-3"), "").unwrap();
+        std::fs::write(d.join("notes.tmp-draft"), "").unwrap();
+        let removed = clean_leftovers(&d).unwrap();
+        assert_eq!(removed.len(), 3, "{removed:?}");
+        assert!(ck.join("step-00000010/state.json").is_file() && d.join("notes.tmp-draft").is_file());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
