@@ -45,6 +45,19 @@ fn load_blas() -> Option<Blas> {
             if s.is_null() || d.is_null() {
                 continue;
             }
+            // OpenBLAS says which kernels it picked for this CPU.
+            let core = libc::dlsym(h, c"openblas_get_corename".as_ptr());
+            let name = if core.is_null() {
+                name
+            } else {
+                let f = std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *const std::ffi::c_char>(core);
+                let p = f();
+                if p.is_null() {
+                    name
+                } else {
+                    format!("{name}, {} kernels", std::ffi::CStr::from_ptr(p).to_string_lossy())
+                }
+            };
             return Some(Blas {
                 name,
                 sgemm: std::mem::transmute::<*mut c_void, CblasGemm<f32>>(s),

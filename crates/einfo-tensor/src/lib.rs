@@ -68,4 +68,46 @@ pub fn tune_threads() {
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
+    if std::env::var_os("OPENBLAS_CORETYPE").is_none() {
+        // OpenBLAS picks its kernels by CPU model at load time, and a release older than
+        // the CPU does not know it: Debian 12's 0.3.21 falls back to its generic "Prescott"
+        // (SSE3) kernels on a 2026 Xeon with AVX-512, and an elastic step ran ~3× slower
+        // there than with the AVX-512 kernels (`experiments/bench/results/openblas-coretype.txt`).
+        // So name the kernel family the CPU's features support — the one OpenBLAS itself
+        // uses for single-precision GEMMs on every CPU it does know with those features.
+        // `OPENBLAS_CORETYPE` set by the user always wins.
+        if let Some(core) = openblas_core_for(&cpu_flags()) {
+            std::env::set_var("OPENBLAS_CORETYPE", core);
+        }
+    }
+}
+
+/// The CPU's feature flags (`/proc/cpuinfo`; empty elsewhere).
+fn cpu_flags() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    text.lines().find(|l| l.starts_with("flags")).map(|l| l.split_whitespace().skip(2).map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// OpenBLAS's kernel family for a set of x86 feature flags: AVX-512 (F, BW, DQ, VL) →
+/// `SkylakeX`; AVX2 with FMA → `Haswell`; else leave OpenBLAS's own choice.
+fn openblas_core_for(flags: &[String]) -> Option<&'static str> {
+    let has = |f: &str| flags.iter().any(|x| x == f);
+    if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].iter().all(|f| has(f)) {
+        Some("SkylakeX")
+    } else if has("avx2") && has("fma") {
+        Some("Haswell")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openblas_core_follows_the_cpu_features() {
+        let f = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(super::openblas_core_for(&f("sse3 avx avx2 fma avx512f avx512bw avx512dq avx512vl")), Some("SkylakeX"));
+        assert_eq!(super::openblas_core_for(&f("sse3 avx avx2 fma avx512f")), Some("Haswell"));
+        assert_eq!(super::openblas_core_for(&f("sse3 avx")), None);
+    }
 }
