@@ -356,7 +356,7 @@ fn signals_checkpoint_and_a_second_ctrl_c_exits_at_once() {
     let dir = scratch("signals");
     // SIGHUP (a closed terminal) checkpoints like Ctrl-C.
     let run = dir.join("hup");
-    let mut child = spawn(&args(&run, &["--max-steps", "100000"]), &[]);
+    let child = spawn(&args(&run, &["--max-steps", "100000"]), &[]);
     let t0 = Instant::now();
     while einfo_train::checkpoint::latest(&run).ok().flatten().is_none() {
         assert!(t0.elapsed() < Duration::from_secs(120));
@@ -370,7 +370,7 @@ fn signals_checkpoint_and_a_second_ctrl_c_exits_at_once() {
     let ev = dir.join("eval");
     let small_split =
         ["--set", "data.counts=[40,40,40,40,40,40,40,40,40,40]", "--set", "eval.every_epochs=1", "--set", "eval.per_code=20000", "--max-steps", "100000"];
-    let mut child = spawn(&args(&ev, &small_split), &[]);
+    let child = spawn(&args(&ev, &small_split), &[]);
     let t0 = Instant::now();
     while !ev.join("grids/epoch-001.png").exists() {
         assert!(t0.elapsed() < Duration::from_secs(120), "the first epoch did not end");

@@ -1,4 +1,7 @@
-//! `cargo xtask …`: the ablation matrix (run, status, aggregate), thin over `einfo-ablation`.
+//! `cargo xtask …`: the ablation matrix (run, status, aggregate), thin over `einfo-ablation`,
+//! and the CUDA build (`cuda.rs`).
+
+mod cuda;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,6 +33,9 @@ enum Cmd {
         #[arg(long, default_value = "runs/ablations")]
         root: PathBuf,
     },
+    /// Build einfo with CUDA on a machine without a GPU or a CUDA install (the toolchain
+    /// comes from PyPI, pinned to CUDA 13.0), strip and compress it; `--check` compiles only.
+    BuildCuda(cuda::BuildCudaArgs),
     /// Tables (markdown, CSV) and pictures from the evaluated cells under a root.
     Aggregate {
         #[arg(long, default_value = "runs/ablations")]
@@ -108,6 +114,13 @@ struct RunArgs {
     /// At most this many Slurm tasks at once.
     #[arg(long)]
     throttle: Option<usize>,
+    /// Run this einfo binary instead of building one (e.g. `cargo xtask build-cuda`'s, on
+    /// a GPU machine without Rust). Its commit is recorded as given by --commit.
+    #[arg(long)]
+    einfo: Option<PathBuf>,
+    /// The commit a prebuilt --einfo was built at (recorded with the results).
+    #[arg(long, requires = "einfo")]
+    commit: Option<String>,
 }
 
 fn matrix(a: &RunArgs) -> Result<Matrix> {
@@ -145,14 +158,17 @@ fn matrix(a: &RunArgs) -> Result<Matrix> {
     Ok(m)
 }
 
-/// Build the einfo binary (release, with the device's feature) next to this one.
+/// Build the einfo binary (release, with the device's feature) next to this one; CUDA
+/// builds go through `build-cuda` (its pinned toolchain).
 fn build_einfo(device: &str) -> Result<PathBuf> {
+    if device.starts_with("cuda") {
+        let args = cuda::BuildCudaArgs::default();
+        return cuda::build_cuda(&args)?.context("build-cuda produced no binary");
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "-p", "einfo-cli"]);
-    if device.starts_with("cuda") {
-        cmd.args(["--features", "cuda"]);
-    } else if device == "metal" {
+    if device == "metal" {
         cmd.args(["--features", "metal"]);
     }
     let st = cmd.status().context("running cargo build")?;
@@ -178,7 +194,7 @@ fn run_ablations(a: RunArgs) -> Result<()> {
     // Finished cells are never run again; with Slurm, neither are cells still queued.
     let queued = if slurm && !a.dry_run { einfo_ablation::slurm::queue(&m.root)? } else { BTreeMap::new() };
     let todo: Vec<_> = einfo_ablation::local::unfinished(&m, &cells)?.into_iter().filter(|c| !queued.contains_key(&c.id())).collect();
-    let commit = einfo_train::eval::git_commit().unwrap_or_else(|| "unknown".into());
+    let commit = a.commit.clone().or_else(einfo_train::eval::git_commit).unwrap_or_else(|| "unknown".into());
     let slurm_opts = |einfo: PathBuf| -> Result<SlurmOptions> {
         Ok(SlurmOptions {
             einfo,
@@ -214,7 +230,12 @@ fn run_ablations(a: RunArgs) -> Result<()> {
     if todo.is_empty() {
         return Ok(());
     }
-    let einfo = freeze_binary(&build_einfo(&m.budget.device)?, &m.root, &commit)?;
+    let built = match &a.einfo {
+        Some(p) if p.is_file() => p.clone(),
+        Some(p) => bail!("--einfo {}: no such file", p.display()),
+        None => build_einfo(&m.budget.device)?,
+    };
+    let einfo = freeze_binary(&built, &m.root, &commit)?;
     let mut launch = Launch {
         launcher: a.launcher.clone(),
         command: command_line(),
@@ -279,6 +300,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Cmd::RunAblations(a) => run_ablations(*a),
         Cmd::AblationsStatus { root } => status(root),
+        Cmd::BuildCuda(a) => cuda::build_cuda(&a).map(|_| ()),
         Cmd::Aggregate { root, name, out } => einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line())
             .map(|w| {
                 println!("{} cell(s) → {} and {}", w.cells, w.markdown.display(), w.csv.display());

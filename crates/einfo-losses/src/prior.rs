@@ -160,7 +160,8 @@ impl Prior {
     pub fn probs(&self) -> Result<Vec<f64>> {
         match self {
             Prior::Fixed(p) => Ok(p.probs().to_vec()),
-            Prior::Gumbel(p) => Ok(p.probs()?.to_dtype(DType::F64)?.to_vec1()?),
+            // f32 on the device, widened on the host (no f64 on the device: Metal has none).
+            Prior::Gumbel(p) => Ok(p.probs()?.to_dtype(DType::F32)?.to_vec1::<f32>()?.into_iter().map(f64::from).collect()),
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     if !(0.0..1.0).contains(&slope) {
         bail!("leaky_relu: slope {slope} must be in [0, 1)")
     }
-    if x.device().is_cpu() {
+    if crate::fast_cpu(x.device()) {
         x.contiguous()?.apply_op1(LeakyRelu(slope))
     } else {
         x.maximum(&(x * slope)?)

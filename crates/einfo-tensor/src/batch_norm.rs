@@ -54,7 +54,7 @@ impl BatchNorm {
     /// On CPU, training mode is one fused op ([`crate::batch_norm_op`]); elsewhere, and in
     /// evaluation, candle's ops ([`BatchNorm::forward_t_reference`]).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if !(train && x.device().is_cpu()) {
+        if !(train && crate::fast_cpu(x.device())) {
             return self.forward_t_reference(x, train);
         }
         let c = self.channels();

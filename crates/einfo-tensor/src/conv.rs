@@ -51,7 +51,7 @@ impl Conv2d {
 impl Module for Conv2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, h, w) = nhwc(x, self.cin, "conv2d")?;
-        if !x.device().is_cpu() {
+        if !crate::fast_cpu(x.device()) {
             return conv2d_reference(x, &self.weight, &self.bias, self.spec);
         }
         let g = self.spec.geom(b, h, w, self.cin)?;
@@ -94,7 +94,7 @@ impl ConvTranspose2d {
 impl Module for ConvTranspose2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, h, w) = nhwc(x, self.cin, "conv_transpose2d")?;
-        if !x.device().is_cpu() {
+        if !crate::fast_cpu(x.device()) {
             return conv_transpose2d_reference(x, &self.weight, &self.bias, self.spec);
         }
         let g = self.adjoint_geom(b, h, w)?;

@@ -43,7 +43,11 @@ impl SeededVarMap {
             Init::Uniform { lo, up } => (0..n).map(|_| lo + (up - lo) * crate::init::unit(&mut rng)).collect(),
             other => bail!("seeded init: {other:?} is not supported (use Const, Randn or Uniform)"),
         };
-        Tensor::from_vec(v, shape, dev)?.to_dtype(dtype)
+        // Cast on the host, so no f64 tensor is ever made on the device (Metal has no f64).
+        match dtype {
+            DType::F32 => Tensor::from_vec(v.into_iter().map(|x| x as f32).collect::<Vec<f32>>(), shape, dev),
+            _ => Tensor::from_vec(v, shape, &Device::Cpu)?.to_dtype(dtype)?.to_device(dev),
+        }
     }
 }
 

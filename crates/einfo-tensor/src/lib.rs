@@ -56,6 +56,16 @@ pub fn tune_allocator() {
     }
 }
 
+/// Does a tensor on `device` take einfo's fast CPU kernels (im2col / BLAS convolutions,
+/// the fused BatchNorm and leaky ReLU ops, the fused Adam)? Everywhere but on the CPU the
+/// layers use candle's own ops — the path a GPU runs. `EINFO_GENERIC_OPS=1` sends the CPU
+/// down that path too (read once), so the GPU's code can be tested against the fast path
+/// on a machine without one.
+pub fn fast_cpu(device: &candle_core::Device) -> bool {
+    static GENERIC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    device.is_cpu() && !*GENERIC.get_or_init(|| std::env::var("EINFO_GENERIC_OPS").is_ok_and(|v| v == "1"))
+}
+
 /// Run candle's own element-wise ops on the calling thread unless `CANDLE_NUM_THREADS`
 /// says otherwise.
 ///

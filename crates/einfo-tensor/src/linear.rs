@@ -47,7 +47,7 @@ impl Module for Linear {
         if x.rank() != 2 || x.dim(1)? != self.in_features() {
             bail!("linear: expected input (N, {}), got {:?}", self.in_features(), x.dims())
         }
-        if x.device().is_cpu() && matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64) {
+        if crate::fast_cpu(x.device()) && matches!(x.dtype(), candle_core::DType::F32 | candle_core::DType::F64) {
             return crate::fast::linear(x, &self.weight, self.bias.as_ref());
         }
         let y = x.matmul(&self.weight)?;

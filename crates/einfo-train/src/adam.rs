@@ -40,7 +40,7 @@ enum Moments {
 
 impl Moments {
     fn new(var: &Var) -> Result<Self> {
-        Ok(if var.device().is_cpu() && var.dtype() == candle_core::DType::F32 {
+        Ok(if einfo_tensor::fast_cpu(var.device()) && var.dtype() == candle_core::DType::F32 {
             Moments::Host { m: vec![0.0; var.elem_count()], v: vec![0.0; var.elem_count()] }
         } else {
             Moments::Device { m: var.as_tensor().zeros_like()?, v: var.as_tensor().zeros_like()? }

@@ -8,6 +8,7 @@ use candle_core::Tensor;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::method::term_values;
 use crate::setup::{build_method, device_for};
 
 #[derive(Debug, Clone)]
@@ -24,13 +25,15 @@ pub fn bench_step(cfg: &Config, warmup: usize, steps: usize) -> Result<BenchResu
     let b = cfg.train.batch_size;
     let n = cfg.net.image_size;
     let x = Tensor::rand(-1f32, 1., (b, n, n, cfg.net.channels), &device)?;
+    // Reading the terms back waits for the device, so each timed step is the whole step
+    // on a GPU too (on the CPU the values are already there).
     for _ in 0..warmup {
-        method.step(&x)?;
+        term_values(&method.step(&x)?)?;
     }
     let mut times = Vec::with_capacity(steps);
     for _ in 0..steps.max(1) {
         let t = Instant::now();
-        method.step(&x)?;
+        term_values(&method.step(&x)?)?;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(|a, b| a.total_cmp(b));

@@ -120,7 +120,7 @@ impl Method for InfoGanMethod {
         let d_real = n.d.forward(&n.fe.forward_t(x, true)?)?;
         let d_fake = n.d.forward(&n.fe.forward_t(&fake.detach(), true)?)?;
         let d_loss = L::discriminator_loss(&d_real, &d_fake)?;
-        let d_val = scalar(&d_loss)?;
+        let d_val = d_loss.detach();
         self.opt_d.step(&d_loss.backward()?)?;
 
         // G step on {G, Q, θ}, against the updated D. FE and D belong to the other
@@ -133,7 +133,8 @@ impl Method for InfoGanMethod {
         let q_fake = n.q.forward_t(&h_fake, true)?;
         let info = L::info_loss(&q_fake.logits, &c)?;
         let mut total = (&g_adv + (&info * self.cfg.losses.info_weight)?)?;
-        let (mut trans_val, mut ent_val, mut em_val, mut marginal_val) = (0.0, 0.0, 0.0, 0.0);
+        let zero = Tensor::zeros((), candle_core::DType::F32, &self.device)?;
+        let (mut trans_val, mut ent_val, mut em_val, mut marginal_val) = (zero.clone(), zero.clone(), zero.clone(), zero);
         let mut em_term = None;
         if let Some(aug) = self.augment.as_mut() {
             let xt = aug.apply(x)?;
@@ -154,12 +155,12 @@ impl Method for InfoGanMethod {
                     }
                     TransKind::NtXent => L::nt_xent(&qx.feature, &qxt.feature, lc.nt_xent_temperature)?,
                 };
-                trans_val = scalar(&trans)?;
+                trans_val = trans.detach();
                 total = (total + (trans * lc.trans_weight)?)?;
             }
             if lc.ent_weight > 0.0 {
                 let ent = L::entropy_loss(&qx.logits, &qxt.logits)?;
-                ent_val = scalar(&ent)?;
+                ent_val = ent.detach();
                 total = (total + (ent * lc.ent_weight)?)?;
             }
             if self.cfg.uses_real_marginal() {
@@ -171,22 +172,22 @@ impl Method for InfoGanMethod {
                             EmTarget::Hard => L::hard_assignment_freq(&qx.logits, &qxt.logits)?,
                         };
                         let em = (L::prior_em_loss(&p.logits, &target)? * self.cfg.prior.em_weight)?;
-                        em_val = scalar(&em)?;
+                        em_val = em.detach();
                         total = (total + &em)?;
                         em_term = Some(em);
                     }
                 }
                 if lc.marginal_weight > 0.0 {
                     let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
-                    marginal_val = scalar(&marginal)?;
+                    marginal_val = marginal.detach();
                     total = (total + (marginal * lc.marginal_weight)?)?;
                 }
             }
         }
         let terms = vec![
             ("d_loss", d_val),
-            ("g_adv", scalar(&g_adv)?),
-            ("info", scalar(&info)?),
+            ("g_adv", g_adv.detach()),
+            ("info", info.detach()),
             ("trans", trans_val),
             ("ent", ent_val),
             ("em", em_val),

@@ -14,7 +14,7 @@ use crate::adam::{Adam, AdamParams};
 use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::infogan::NOISE_STREAM;
-use crate::method::{non_finite_var, scalar, Method, Terms};
+use crate::method::{non_finite_var, to_host_f64, Method, Terms};
 use crate::noise::NoiseSource;
 
 const TERMS: &[&str] = &["loss", "recon", "kl_z", "kl_c"];
@@ -26,8 +26,10 @@ pub struct JointVaeMethod {
     noise: NoiseSource,
     cfg: Config,
     device: Device,
-    /// Mean posterior over the categorical code on the last batch.
-    last_posterior: Vec<f64>,
+    /// Categories of the discrete latent.
+    k: usize,
+    /// Mean posterior over the categorical code on the last batch (read when asked).
+    last_posterior: Option<Tensor>,
 }
 
 impl JointVaeMethod {
@@ -43,7 +45,8 @@ impl JointVaeMethod {
             noise: NoiseSource::new(cfg.train.seed, NOISE_STREAM),
             cfg: cfg.clone(),
             device: device.clone(),
-            last_posterior: vec![1.0 / k as f64; k],
+            last_posterior: None,
+            k,
         })
     }
 
@@ -81,8 +84,8 @@ impl Method for JointVaeMethod {
         let cont = L::CapacitySchedule { min: 0.0, max: jc.cont_capacity, iters: jc.capacity_iters, gamma: jc.gamma };
         let disc = L::CapacitySchedule { min: 0.0, max: jc.disc_capacity, iters: jc.capacity_iters, gamma: jc.gamma };
         let loss = L::jointvae_loss(&recon, &kl_z, &kl_c, self.opt.step_count(), &cont, &disc, jc.net.disc_dim)?;
-        let terms = vec![("loss", scalar(&loss)?), ("recon", scalar(&recon)?), ("kl_z", scalar(&kl_z)?), ("kl_c", scalar(&kl_c)?)];
-        self.last_posterior = L::softmax(&e.alpha_logits)?.mean(0)?.to_dtype(DType::F64)?.to_vec1()?;
+        let terms = vec![("loss", loss.detach()), ("recon", recon.detach()), ("kl_z", kl_z.detach()), ("kl_c", kl_c.detach())];
+        self.last_posterior = Some(L::softmax(&e.alpha_logits)?.mean(0)?.detach());
         self.opt.step(&loss.backward()?)?;
         Ok(terms)
     }
@@ -92,7 +95,10 @@ impl Method for JointVaeMethod {
     }
 
     fn prior(&self) -> Result<Vec<f64>> {
-        Ok(self.last_posterior.clone())
+        match &self.last_posterior {
+            Some(t) => to_host_f64(t),
+            None => Ok(vec![1.0 / self.k as f64; self.k]),
+        }
     }
 
     fn save(&self, dir: &Path) -> Result<Vec<u64>> {

@@ -7,9 +7,20 @@ use candle_core::Tensor;
 
 use crate::error::Result;
 
-/// A scalar tensor's value as f64 (for logging loss terms).
+/// A scalar tensor's value as f64 (for logging loss terms); see [`to_host_f64`].
 pub fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
+    Ok(to_host_f64(t)?.first().copied().unwrap_or(f64::NAN))
+}
+
+/// A tensor's values on the host, widened to f64 there: nothing is cast to f64 on the
+/// device (Metal has no f64), and an f32 tensor is copied as it is.
+pub fn to_host_f64(t: &Tensor) -> Result<Vec<f64>> {
+    let t = t.flatten_all()?;
+    Ok(match t.dtype() {
+        candle_core::DType::F64 => t.to_vec1::<f64>()?,
+        candle_core::DType::F32 => t.to_vec1::<f32>()?.into_iter().map(f64::from).collect(),
+        _ => t.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?.into_iter().map(f64::from).collect(),
+    })
 }
 
 /// Is every value of `t` finite? (One reduction on the tensor's device, one value read.)
@@ -32,8 +43,15 @@ pub fn non_finite_var(vm: &candle_nn::VarMap, what: &str) -> Result<Option<Strin
     Ok(None)
 }
 
-/// Loss terms of one step, by name (logged to the CSV in this order).
-pub type Terms = Vec<(&'static str, f64)>;
+/// Loss terms of one step, by name (logged to the CSV in this order), as detached scalar
+/// tensors: the loop reads them only on logging steps, so a step on a GPU waits for
+/// nothing but its batch.
+pub type Terms = Vec<(&'static str, Tensor)>;
+
+/// Read the terms' values (one host copy each).
+pub fn term_values(terms: &Terms) -> Result<Vec<(&'static str, f64)>> {
+    terms.iter().map(|(n, t)| Ok((*n, scalar(t)?))).collect()
+}
 
 /// How the learnable prior's logits θ moved over the steps since the last probe: the
 /// diagnostics of issue "why does θ not move" (see `docs/prior.md`).

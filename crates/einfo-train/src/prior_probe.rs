@@ -32,7 +32,7 @@ fn norm(t: &Tensor) -> Result<Tensor> {
 
 fn host(t: &Option<Tensor>) -> Result<Vec<f64>> {
     Ok(match t {
-        Some(t) => t.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?,
+        Some(t) => crate::method::to_host_f64(t)?,
         None => vec![],
     })
 }
@@ -62,7 +62,7 @@ impl ProbeWindow {
         let sum_grad = host(&self.sum_grad)?;
         let sum_norm = host(&self.sum_norm)?.first().copied().unwrap_or(0.0);
         let sum_step = host(&self.sum_step)?.first().copied().unwrap_or(0.0);
-        let logits: Vec<f64> = theta.to_dtype(DType::F64)?.to_vec1()?;
+        let logits = crate::method::to_host_f64(theta)?;
         let start = host(&self.start)?;
         let drift = if start.is_empty() { 0.0 } else { logits.iter().zip(&start).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt() };
         let resultant = sum_grad.iter().map(|g| g * g).sum::<f64>().sqrt();

@@ -15,17 +15,43 @@ use crate::infogan::InfoGanMethod;
 use crate::jointvae::JointVaeMethod;
 use crate::method::Method;
 
-/// `cpu`, `cuda` / `cuda:N`, `metal`.
+/// `cpu`, `cuda` / `cuda:N`, `metal`. A GPU that cannot be opened — no driver, no such
+/// device, a build without the feature — is a one-line error, never a panic (cudarc,
+/// which loads the CUDA libraries at run time, panics when they are missing).
 pub fn device_for(name: &str) -> Result<Device> {
-    let err = |e: candle_core::Error| TrainError::Device(name.to_string(), e.to_string().lines().next().unwrap_or("").to_string());
+    let open = |f: &dyn Fn() -> candle_core::Result<Device>| -> Result<Device> {
+        quietly(f).map_err(|why| {
+            let hint = if why.contains("libcuda") || why.contains("dynamically load") {
+                "; is an NVIDIA driver installed (libcuda.so.1 on the library path)?"
+            } else {
+                ""
+            };
+            TrainError::Device(name.to_string(), format!("{why}{hint}"))
+        })
+    };
     match name {
         "cpu" => Ok(Device::Cpu),
-        "cuda" => Device::new_cuda(0).map_err(err),
-        "metal" => Device::new_metal(0).map_err(err),
+        "cuda" => open(&|| Device::new_cuda(0)),
+        "metal" => open(&|| Device::new_metal(0)),
         other => match other.strip_prefix("cuda:").and_then(|i| i.parse().ok()) {
-            Some(i) => Device::new_cuda(i).map_err(err),
+            Some(i) => open(&|| Device::new_cuda(i)),
             None => Err(TrainError::Device(other.into(), "use cpu, cuda, cuda:N or metal".into())),
         },
+    }
+}
+
+/// Run `f`, turning an error or a panic into its first line (the panic message is not
+/// printed).
+fn quietly(f: &dyn Fn() -> candle_core::Result<Device>) -> std::result::Result<Device, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    let first = |s: &str| s.lines().next().unwrap_or("").to_string();
+    match r {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(first(&e.to_string())),
+        Err(p) => Err(first(p.downcast_ref::<String>().map(String::as_str).or(p.downcast_ref::<&str>().copied()).unwrap_or("the GPU library panicked"))),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::epoch_eval::EpochEval;
 use crate::error::{Result, TrainError};
 use crate::label_probe::{self, LabelProbe};
-use crate::method::{Method, Terms};
+use crate::method::{term_values, Method};
 use crate::run::RunSummary;
 use crate::samples::{grid_noise, write_grid};
 use crate::setup::total_steps;
@@ -105,13 +105,15 @@ impl Trainer<'_> {
                     method.probe_next_step();
                 }
                 let terms = method.step(&x)?;
-                if let Some((name, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-                    return Err(TrainError::NonFinite { step: step + 1, term: name.to_string(), value: *v, kept: checkpoints.last_path() });
-                }
                 step += 1;
                 batch_in_epoch += 1;
                 window_images += x.dim(0)?;
                 if step % cfg.log.every_steps == 0 || step == total {
+                    // The terms are read (and checked) on logging steps only.
+                    let terms = term_values(&terms)?;
+                    if let Some((name, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+                        return Err(TrainError::NonFinite { step, term: name.to_string(), value: *v, kept: checkpoints.last_path() });
+                    }
                     rate = window_images as f64 / window_start.elapsed().as_secs_f64();
                     (window_images, window_start) = (0, Instant::now());
                     log.row(&self.log_row(method, probe.as_ref(), &terms, step, epoch, rate)?)?;
@@ -167,7 +169,7 @@ impl Trainer<'_> {
     }
 
     /// One row of `log.csv`: step, epoch, the terms, the prior, images/s, diagnostics.
-    fn log_row(&self, method: &mut dyn Method, probe: Option<&LabelProbe>, terms: &Terms, step: u64, epoch: u64, rate: f64) -> Result<Vec<String>> {
+    fn log_row(&self, method: &mut dyn Method, probe: Option<&LabelProbe>, terms: &[(&str, f64)], step: u64, epoch: u64, rate: f64) -> Result<Vec<String>> {
         let prior = method.prior()?;
         let mut row = vec![step.to_string(), epoch.to_string()];
         row.extend(terms.iter().map(|(_, v)| format!("{v:.6}")));

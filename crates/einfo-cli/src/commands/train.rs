@@ -208,6 +208,12 @@ pub enum BenchCommand {
         steps: usize,
         #[arg(long, default_value_t = 3)]
         warmup: usize,
+        /// Device: cpu, cuda, cuda:N, metal (default: the preset's, cpu).
+        #[arg(long)]
+        device: Option<String>,
+        /// Images per batch (default: the preset's, 64).
+        #[arg(long)]
+        batch: Option<usize>,
         /// Override config fields.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -216,14 +222,20 @@ pub enum BenchCommand {
 
 pub fn bench(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Step { preset, steps, warmup, sets } => {
+        BenchCommand::Step { preset, steps, warmup, device, batch, mut sets } => {
+            if let Some(d) = device {
+                sets.push(format!("train.device=\"{d}\""));
+            }
+            if let Some(b) = batch {
+                sets.push(format!("train.batch_size={b}"));
+            }
             let cfg = presets::load(&preset)?.with_overrides(&sets)?;
             let r = einfo_train::bench::bench_step(&cfg, warmup, steps)?;
             let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
             println!("GEMM backend: {}", einfo_tensor::gemm::backend_name());
             println!(
-                "RESULT einfo preset={preset} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
-                cfg.train.batch_size, r.median_step_s, r.images_per_s
+                "RESULT einfo preset={preset} device={} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
+                cfg.train.device, cfg.train.batch_size, r.median_step_s, r.images_per_s
             );
             Ok(())
         }

@@ -1,0 +1,54 @@
+//! The path a GPU runs, tested on the CPU: with `EINFO_GENERIC_OPS=1` every layer uses
+//! candle's own ops (NCHW convolutions, matmul + broadcast bias, unfused BatchNorm and
+//! leaky ReLU, tensor-op Adam) — the code `--device cuda` runs — instead of einfo's fast
+//! CPU kernels. The same seed must give the same run up to float summation order.
+
+mod common;
+use common::*;
+
+/// The loss terms of every step (`log.csv`, logged every step): step → values.
+fn terms(run: &std::path::Path) -> Vec<(String, Vec<f64>)> {
+    let text = std::fs::read_to_string(run.join("log.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    // The loss terms sit between "epoch" and the first "prior_" column.
+    let end = head.iter().position(|h| h.starts_with("prior_")).unwrap();
+    let names: Vec<String> = head[2..end].iter().map(|s| s.to_string()).collect();
+    let rows: Vec<Vec<f64>> = lines.map(|l| l.split(',').skip(2).take(end - 2).map(|v| v.parse().unwrap()).collect()).collect();
+    names.into_iter().enumerate().map(|(i, n)| (n, rows.iter().map(|r| r[i]).collect())).collect()
+}
+
+#[test]
+fn the_generic_path_trains_like_the_fast_path() {
+    let dir = scratch("generic");
+    for preset in ["elastic", "elastic-em", "jointvae"] {
+        let run = |name: &str, generic: bool| {
+            let out = dir.join(format!("{preset}-{name}"));
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_einfo"))
+                .args(["train", "--preset", preset, "--max-steps", "4", "--quiet", "--out", out.to_str().unwrap()])
+                .args(["--set", "train.batch_size=16", "--set", "eval.every_epochs=0", "--set", "log.probe_images=0", "--set", "log.every_steps=1"])
+                .env("EINFO_CACHE", cache())
+                .env("EINFO_GENERIC_OPS", if generic { "1" } else { "0" })
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{preset} {name}: {}", String::from_utf8_lossy(&o.stderr));
+            terms(&out)
+        };
+        let (fast, generic) = (run("fast", false), run("generic", true));
+        assert_eq!(fast.len(), generic.len(), "{preset}");
+        // Every loss term of every step agrees up to float order. (Weights are not compared
+        // one by one: biases in front of a BatchNorm get a zero gradient up to rounding,
+        // which Adam turns into full-size steps of either sign on either path.)
+        let mut worst = (0.0f64, String::new());
+        for ((name, a), (_, b)) in fast.iter().zip(&generic) {
+            for (step, (x, y)) in a.iter().zip(b).enumerate() {
+                let d = (x - y).abs() / x.abs().max(1e-2);
+                if d > worst.0 {
+                    worst = (d, format!("{name} at step {}", step + 1));
+                }
+            }
+        }
+        assert!(worst.0 < 1e-3, "{preset}: {} differs by {:.2e} (relative)", worst.1, worst.0);
+        eprintln!("{preset}: largest relative difference of a loss term {:.2e} ({})", worst.0, worst.1);
+    }
+}
