@@ -22,7 +22,8 @@ pub mod dataset;
 pub mod error;
 pub mod grid;
 pub mod idx;
-pub mod rng;
+/// The seeded generators (they live in einfo-tensor, which initialises weights with them).
+pub use einfo_tensor::rng;
 pub mod source;
 pub mod splits;
 

@@ -16,7 +16,7 @@ use crate::layers::{conv_torch, conv_transpose_torch, linear_torch, K4S2P1};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct JointVaeConfig {
+pub struct JointVaeNet {
     /// Input side (a multiple of 8; MNIST's 28×28 is zero-padded to 32).
     pub image_size: usize,
     pub channels: usize,
@@ -26,9 +26,9 @@ pub struct JointVaeConfig {
     pub disc_dim: usize,
 }
 
-impl Default for JointVaeConfig {
+impl Default for JointVaeNet {
     fn default() -> Self {
-        JointVaeConfig { image_size: 32, channels: 1, cont_dim: 10, disc_dim: 10 }
+        JointVaeNet { image_size: 32, channels: 1, cont_dim: 10, disc_dim: 10 }
     }
 }
 
@@ -42,7 +42,7 @@ pub struct Encoded {
 
 #[derive(Debug, Clone)]
 pub struct JointVae {
-    cfg: JointVaeConfig,
+    cfg: JointVaeNet,
     c1: Conv2d,
     c2: Conv2d,
     c3: Conv2d,
@@ -58,7 +58,7 @@ pub struct JointVae {
 }
 
 impl JointVae {
-    pub fn new(vb: VarBuilder<'_>, cfg: &JointVaeConfig) -> Result<Self> {
+    pub fn new(vb: VarBuilder<'_>, cfg: &JointVaeNet) -> Result<Self> {
         if cfg.image_size < 8 || cfg.image_size % 8 != 0 || cfg.cont_dim == 0 || cfg.disc_dim < 2 || cfg.channels == 0 {
             bail!("jointvae: image_size must be a multiple of 8, cont_dim ≥ 1, disc_dim ≥ 2 (got {cfg:?})")
         }
@@ -81,7 +81,7 @@ impl JointVae {
         })
     }
 
-    pub fn config(&self) -> &JointVaeConfig {
+    pub fn config(&self) -> &JointVaeNet {
         &self.cfg
     }
 

@@ -3,7 +3,7 @@
 //! The networks of einfo, built from `VarBuilder`s on the fast NHWC layers of
 //! `einfo-tensor`: the InfoGAN generator, shared trunk, D and Q heads (with their two
 //! parameter groups), JointVAE, and the LeNet evaluation classifier. Sizes come from a
-//! config ([`NetConfig`], [`JointVaeConfig`]) so the same code serves MNIST,
+//! config ([`NetConfig`], [`JointVaeNet`]) so the same code serves MNIST,
 //! Fashion-MNIST and a user's own 28×28 or 32×32 data. Images are NHWC `(B, H, W, C)`;
 //! [`to_nhwc`] converts the data loader's NCHW batches.
 
@@ -22,6 +22,6 @@ pub use config::NetConfig;
 pub use generator::Generator;
 pub use heads::{DHead, QHead, QOutput};
 pub use infogan::{count_params, named_trainable, InfoGan};
-pub use jointvae::{pad_to, Encoded, JointVae, JointVaeConfig};
+pub use jointvae::{pad_to, Encoded, JointVae, JointVaeNet};
 pub use layers::to_nhwc;
 pub use trunk::Trunk;

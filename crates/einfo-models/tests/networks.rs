@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use einfo_models::{count_params, named_trainable, pad_to, InfoGan, JointVae, JointVaeConfig, LeNet, NetConfig};
+use einfo_models::{count_params, named_trainable, pad_to, InfoGan, JointVae, JointVaeNet, LeNet, NetConfig};
 
 const B: usize = 64;
 
@@ -153,7 +153,7 @@ fn batch_norm_eval_mode_uses_running_statistics() -> Result<()> {
 #[test]
 fn jointvae_shapes() -> Result<()> {
     let vm = VarMap::new();
-    let vae = JointVae::new(VarBuilder::from_varmap(&vm, DType::F32, &cpu()), &JointVaeConfig::default())?;
+    let vae = JointVae::new(VarBuilder::from_varmap(&vm, DType::F32, &cpu()), &JointVaeNet::default())?;
     let x28 = Tensor::rand(0f32, 1., (B, 28, 28, 1), &cpu())?;
     let x = pad_to(&x28, 32)?;
     assert_eq!(x.dims(), &[B, 32, 32, 1]);

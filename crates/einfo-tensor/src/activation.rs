@@ -4,15 +4,9 @@
 //! backward is a single fused pass `∂x = ∂y · (x > 0 ? 1 : s)`; candle-nn's version
 //! builds its gradient from several broadcast ops. Elsewhere it is `max(x, s·x)`.
 
+use crate::fast::slice;
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
-
-fn slice<'a, T: candle_core::WithDType>(v: &'a [T], l: &Layout, op: &str) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("{op}: input must be contiguous"),
-    }
-}
 
 struct LeakyRelu(f64);
 struct LeakyReluGrad(f64);

@@ -10,7 +10,7 @@
 //! and zoom in [0.9, 1.1] ([`AugmentConfig::default`]).
 
 use candle_core::{bail, Device, Result, Tensor};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 
 /// Ranges of the random transform.
@@ -72,7 +72,7 @@ pub struct Augmenter {
 impl Augmenter {
     pub fn new(config: AugmentConfig, seed: u64) -> Result<Self> {
         config.validate()?;
-        Ok(Augmenter { config, rng: ChaCha8Rng::seed_from_u64(seed) })
+        Ok(Augmenter { config, rng: crate::rng::rng_for(seed, 0) })
     }
 
     /// The generator's position, to save in a checkpoint.

@@ -10,6 +10,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::fast::slice;
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
@@ -20,13 +21,6 @@ pub struct BatchStats {
     pub mean: Vec<f64>,
     pub var: Vec<f64>,
     pub rows: usize,
-}
-
-fn slice<'a, T: candle_core::WithDType>(v: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => bail!("{what}: operand must be contiguous"),
-    }
 }
 
 trait Float: candle_core::WithDType + Copy {

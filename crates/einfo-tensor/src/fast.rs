@@ -12,7 +12,8 @@ use crate::gemm::{gemm, GemmElem};
 use crate::geom::ConvGeom;
 use crate::im2col::Col2Im;
 
-fn slice<'a, T: candle_core::WithDType>(v: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
+/// The contiguous part of a CPU storage a layout covers (custom ops' inputs).
+pub(crate) fn slice<'a, T: candle_core::WithDType>(v: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&v[a..b]),
         None => bail!("{what}: operand must be contiguous"),

@@ -14,8 +14,6 @@ pub const ONE: Init = Init::Const(1.0);
 use candle_core::{bail, DType, Device, Result, Shape, Tensor, Var};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{VarBuilder, VarMap};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// A `VarMap` whose new variables are initialised from a seeded ChaCha8 stream per
@@ -35,12 +33,11 @@ fn fnv1a(s: &str) -> u64 {
 impl SeededVarMap {
     fn init(&self, shape: &Shape, name: &str, init: Init, dtype: DType, dev: &Device) -> Result<Tensor> {
         let n = shape.elem_count();
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(fnv1a(name));
+        let mut rng = crate::rng::rng_for(self.seed, fnv1a(name));
         let v: Vec<f64> = match init {
             Init::Const(c) => vec![c; n],
             Init::Randn { mean, stdev } => (0..n).map(|_| mean + stdev * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)).collect(),
-            Init::Uniform { lo, up } => (0..n).map(|_| lo + (up - lo) * crate::init::unit(&mut rng)).collect(),
+            Init::Uniform { lo, up } => (0..n).map(|_| lo + (up - lo) * crate::rng::unit_f64(&mut rng)).collect(),
             other => bail!("seeded init: {other:?} is not supported (use Const, Randn or Uniform)"),
         };
         // Cast on the host, so no f64 tensor is ever made on the device (Metal has no f64).
@@ -49,11 +46,6 @@ impl SeededVarMap {
             _ => Tensor::from_vec(v, shape, &Device::Cpu)?.to_dtype(dtype)?.to_device(dev),
         }
     }
-}
-
-pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f64 {
-    use rand::RngCore;
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 impl SimpleBackend for SeededVarMap {

@@ -32,6 +32,7 @@ pub mod geom;
 pub mod im2col;
 pub mod init;
 pub mod linear;
+pub mod rng;
 
 pub use activation::leaky_relu;
 pub use augment::{warp, AffineParams, AugmentConfig, Augmenter};

@@ -77,25 +77,25 @@ pub fn accuracy(net: &LeNet, data: &Dataset, device: &Device) -> Result<f64> {
     Ok(correct as f64 / data.len() as f64)
 }
 
-/// Train a LeNet on the training part of `kind`; returns (test accuracy per epoch).
-/// Writes the weights to `out` and their sha256 to `out.sha256`.
 /// SGD settings of the classifier.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SgdSettings {
+pub struct SgdConfig {
     pub lr: f64,
     pub momentum: f64,
     pub epochs: usize,
     pub seed: u64,
 }
 
-impl Default for SgdSettings {
+impl Default for SgdConfig {
     fn default() -> Self {
-        SgdSettings { lr: 0.01, momentum: 0.9, epochs: 10, seed: 0 }
+        SgdConfig { lr: 0.01, momentum: 0.9, epochs: 10, seed: 0 }
     }
 }
 
-pub fn train_classifier(kind: DatasetKind, sgd: SgdSettings, out: &Path, opts: &DataOptions, mut on_epoch: impl FnMut(usize, f64, f64)) -> Result<Vec<f64>> {
-    let SgdSettings { lr, momentum, epochs, seed } = sgd;
+/// Train a LeNet on the training part of `kind`; returns (test accuracy per epoch).
+/// Writes the weights to `out` and their sha256 to `out.sha256`.
+pub fn train_classifier(kind: DatasetKind, sgd: SgdConfig, out: &Path, opts: &DataOptions, mut on_epoch: impl FnMut(usize, f64, f64)) -> Result<Vec<f64>> {
+    let SgdConfig { lr, momentum, epochs, seed } = sgd;
     if !(lr > 0.0 && (0.0..1.0).contains(&momentum) && epochs > 0) {
         return Err(TrainError::Config(format!("classifier: lr {lr} must be > 0, momentum {momentum} in [0, 1), epochs {epochs} ≥ 1")));
     }

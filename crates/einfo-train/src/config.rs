@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use einfo_models::{JointVaeConfig, NetConfig};
-use einfo_tensor::AugmentConfig;
+use einfo_models::{JointVaeNet, NetConfig};
+use einfo_tensor::AugmentConfig as Transforms;
 
 use crate::error::{Result, TrainError};
 
@@ -22,12 +22,12 @@ pub struct Config {
     pub net: NetConfig,
     pub prior: PriorConfig,
     pub losses: LossConfig,
-    pub augment: AugmentSettings,
+    pub augment: AugmentConfig,
     pub optim: OptimConfig,
     pub train: LoopConfig,
     pub log: LogConfig,
     pub eval: EvalConfig,
-    pub jointvae: JointVaeSettings,
+    pub jointvae: JointVaeConfig,
 }
 
 impl Default for Config {
@@ -39,12 +39,12 @@ impl Default for Config {
             net: NetConfig::default(),
             prior: PriorConfig::default(),
             losses: LossConfig::default(),
-            augment: AugmentSettings::default(),
+            augment: AugmentConfig::default(),
             optim: OptimConfig::default(),
             train: LoopConfig::default(),
             log: LogConfig::default(),
             eval: EvalConfig::default(),
-            jointvae: JointVaeSettings::default(),
+            jointvae: JointVaeConfig::default(),
         }
     }
 }
@@ -163,7 +163,7 @@ pub struct LossConfig {
     /// released code, on Q's 128-d feature).
     pub trans: TransKind,
     /// Direction of the KL for `trans = "kl"`: `forward` KL(Q(c|x) ‖ Q(c|x')), `reverse`, `symmetric`.
-    pub kl_direction: KlDirectionCfg,
+    pub kl_direction: KlDirectionConfig,
     /// NT-Xent temperature for `trans = "nt-xent"`.
     pub nt_xent_temperature: f64,
     /// λ3, weight of L_ent (mean entropy of Q(c|x) and Q(c|x') on real images; 0 disables).
@@ -184,7 +184,7 @@ impl Default for LossConfig {
             info_weight: 1.0,
             trans_weight: 10.0,
             trans: TransKind::Kl,
-            kl_direction: KlDirectionCfg::Forward,
+            kl_direction: KlDirectionConfig::Forward,
             nt_xent_temperature: 1.0,
             ent_weight: 0.1,
             marginal_weight: 0.0,
@@ -202,7 +202,7 @@ pub enum TransKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum KlDirectionCfg {
+pub enum KlDirectionConfig {
     Forward,
     Reverse,
     Symmetric,
@@ -211,7 +211,7 @@ pub enum KlDirectionCfg {
 /// The identity-preserving transforms δ of L_trans (the authors' MNIST recipe by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AugmentSettings {
+pub struct AugmentConfig {
     /// Largest rotation, whole degrees (uniform in ±this).
     pub max_rotation_deg: u32,
     /// Zoom range.
@@ -223,22 +223,16 @@ pub struct AugmentSettings {
     pub hflip: bool,
 }
 
-impl Default for AugmentSettings {
+impl Default for AugmentConfig {
     fn default() -> Self {
-        let a = AugmentConfig::default();
-        AugmentSettings {
-            max_rotation_deg: a.max_rotation_deg,
-            zoom_min: a.zoom_min,
-            zoom_max: a.zoom_max,
-            max_translate_px: a.max_translate_px,
-            hflip: a.hflip,
-        }
+        let a = Transforms::default();
+        AugmentConfig { max_rotation_deg: a.max_rotation_deg, zoom_min: a.zoom_min, zoom_max: a.zoom_max, max_translate_px: a.max_translate_px, hflip: a.hflip }
     }
 }
 
-impl AugmentSettings {
-    pub fn to_augment(&self) -> AugmentConfig {
-        AugmentConfig {
+impl AugmentConfig {
+    pub fn to_augment(&self) -> Transforms {
+        Transforms {
             max_rotation_deg: self.max_rotation_deg,
             zoom_min: self.zoom_min,
             zoom_max: self.zoom_max,
@@ -337,8 +331,8 @@ impl Default for EvalConfig {
 /// JointVAE settings (Dupont 2018 for MNIST).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct JointVaeSettings {
-    pub net: JointVaeConfig,
+pub struct JointVaeConfig {
+    pub net: JointVaeNet,
     /// Gumbel-Softmax temperature of the discrete latent.
     pub tau: f64,
     /// Adam learning rate (betas 0.9, 0.999).
@@ -351,9 +345,9 @@ pub struct JointVaeSettings {
     pub gamma: f64,
 }
 
-impl Default for JointVaeSettings {
+impl Default for JointVaeConfig {
     fn default() -> Self {
-        JointVaeSettings { net: JointVaeConfig::default(), tau: 0.67, lr: 5e-4, cont_capacity: 5.0, disc_capacity: 5.0, capacity_iters: 25_000, gamma: 30.0 }
+        JointVaeConfig { net: JointVaeNet::default(), tau: 0.67, lr: 5e-4, cont_capacity: 5.0, disc_capacity: 5.0, capacity_iters: 25_000, gamma: 30.0 }
     }
 }
 

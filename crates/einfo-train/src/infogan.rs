@@ -18,7 +18,7 @@ use einfo_models::{named_trainable, InfoGan};
 use einfo_tensor::Augmenter;
 
 use crate::adam::{Adam, AdamParams};
-use crate::config::{Config, EmTarget, KlDirectionCfg, PriorKind, TransKind};
+use crate::config::{Config, EmTarget, KlDirectionConfig, PriorKind, TransKind};
 use crate::error::{Result, TrainError};
 use crate::method::{non_finite_var, scalar, Method, PriorProbe, Terms};
 use crate::noise::NoiseSource;
@@ -147,9 +147,9 @@ impl Method for InfoGanMethod {
                 let trans = match lc.trans {
                     TransKind::Kl => {
                         let dir = match lc.kl_direction {
-                            KlDirectionCfg::Forward => L::KlDirection::Forward,
-                            KlDirectionCfg::Reverse => L::KlDirection::Reverse,
-                            KlDirectionCfg::Symmetric => L::KlDirection::Symmetric,
+                            KlDirectionConfig::Forward => L::KlDirection::Forward,
+                            KlDirectionConfig::Reverse => L::KlDirection::Reverse,
+                            KlDirectionConfig::Symmetric => L::KlDirection::Symmetric,
                         };
                         L::trans_kl(&qx.logits, &qxt.logits, dir)?
                     }

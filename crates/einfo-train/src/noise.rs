@@ -3,7 +3,7 @@
 //! position is saved in every checkpoint.
 
 use candle_core::{Device, Tensor};
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -16,9 +16,7 @@ pub struct NoiseSource {
 
 impl NoiseSource {
     pub fn new(seed: u64, stream: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(stream);
-        NoiseSource { rng }
+        NoiseSource { rng: einfo_tensor::rng::rng_for(seed, stream) }
     }
 
     pub fn word_pos(&self) -> u128 {

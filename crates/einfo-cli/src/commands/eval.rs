@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Subcommand;
 use einfo_data::{DataOptions, Dataset, DatasetKind, Part};
-use einfo_train::classifier::{accuracy, committed_path, train_classifier, Classifier, SgdSettings};
+use einfo_train::classifier::{accuracy, committed_path, train_classifier, Classifier, SgdConfig};
 use einfo_train::eval::{evaluate, EvalOptions};
 
 #[derive(Subcommand)]
@@ -45,7 +45,7 @@ pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
             let kind: DatasetKind = dataset.parse()?;
             let out = out.unwrap_or_else(|| committed_path(kind));
             let t0 = Instant::now();
-            let sgd = SgdSettings { lr, momentum, epochs, seed };
+            let sgd = SgdConfig { lr, momentum, epochs, seed };
             let accs = train_classifier(kind, sgd, &out, &opts, |e, loss, acc| {
                 println!("epoch {e:>2}: train loss {loss:.4}, test accuracy {:.2}% ({:.0} s)", acc * 100.0, t0.elapsed().as_secs_f64());
             })?;

@@ -1,4 +1,5 @@
-//! Portable, seeded randomness for data selection.
+//! Portable, seeded randomness: split selection, batch order, initial weights, transforms
+//! and training noise all draw from ChaCha8 streams made here.
 //!
 //! Splits must select the same images on every machine and with every future version
 //! of our dependencies, so the sampling algorithms are spelled out here over the raw
