@@ -246,6 +246,20 @@ fn markdown(
         })
         .collect();
     let split_seeds: BTreeSet<u64> = results.iter().map(|r| r.report.split_seed).collect();
+    let datasets: BTreeSet<&str> = results.iter().map(|r| r.report.config.data.dataset.as_str()).collect();
+    let mut split_names: Vec<String> = results
+        .iter()
+        .map(|r| format!("{} ({})", r.report.split, r.report.split_indices_sha256.get(..8).unwrap_or("")))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    split_names.sort();
+    let _ = writeln!(
+        s,
+        "- Data: {}; splits (name, first 8 hex digits of the sha256 of the chosen image indices): {}",
+        datasets.into_iter().collect::<Vec<_>>().join(", "),
+        split_names.join(", ")
+    );
     let _ = writeln!(
         s,
         "- Cells: {} evaluated at the end of their budget{}",

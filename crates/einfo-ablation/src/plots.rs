@@ -48,6 +48,11 @@ pub fn draw_all(results: &[CellResult], dir: &Path) -> Result<Vec<(String, Strin
     let c = &first[0].cell;
     prior(&first, &dir.join("prior.svg")).map_err(plot_err("prior.svg"))?;
     out.push(("prior.svg".into(), format!("Learned (or fixed) prior, matched to classes by the Hungarian matching, against the split's true class frequencies; each method's first cell (split {}, seed {}).", c.split, c.seed)));
+    prior_scatter(results, &dir.join("prior-scatter.svg")).map_err(plot_err("prior-scatter.svg"))?;
+    out.push((
+        "prior-scatter.svg".into(),
+        "Every cell's prior against the truth: one point per class and cell, x the class's true frequency, y the prior of the code matched to it (0 when no code is); on the diagonal, the prior learned the imbalance.".into(),
+    ));
     nmi_per_split(results, &dir.join("nmi-per-split.svg")).map_err(plot_err("nmi-per-split.svg"))?;
     out.push(("nmi-per-split.svg".into(), "NMI per split and method (mean over seeds).".into()));
     if results.iter().any(|r| !r.curve.is_empty()) {
@@ -113,6 +118,35 @@ fn prior(first: &[&CellResult], path: &Path) -> Result<(), String> {
             .border_style(BLACK)
             .draw()
             .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
+fn prior_scatter(results: &[CellResult], path: &Path) -> Result<(), String> {
+    let ms = methods(results);
+    let cols = ms.len().min(4);
+    let rows = ms.len().div_ceil(cols);
+    let root = SVGBackend::new(path, (280 * cols as u32, 260 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let panels = root.split_evenly((rows, cols));
+    let top = results.iter().flat_map(|r| r.report.true_frequencies.iter().chain(r.report.prior.iter())).cloned().fold(0.0, f64::max) * 1.1 + 1e-3;
+    for (m, area) in ms.iter().zip(panels.iter()) {
+        let cells: Vec<&CellResult> = results.iter().filter(|r| &r.cell.method == m).collect();
+        let rmse = cells.iter().map(|r| r.report.prior_rmse).sum::<f64>() / cells.len().max(1) as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{m} ({} cells, RMSE {rmse:.3})", cells.len()), ("sans-serif", 14))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0f64..top, 0f64..top)
+            .map_err(|e| e.to_string())?;
+        chart.configure_mesh().x_desc("true frequency").y_desc("prior").x_labels(4).y_labels(4).draw().map_err(|e| e.to_string())?;
+        chart.draw_series(LineSeries::new([(0.0, 0.0), (top, top)], RGBColor(170, 170, 170))).map_err(|e| e.to_string())?;
+        for r in cells {
+            let learned = matched_prior(r)?;
+            let pts: Vec<(f64, f64)> = r.report.true_frequencies.iter().cloned().zip(learned).collect();
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color(0).mix(0.6).filled()))).map_err(|e| e.to_string())?;
+        }
     }
     root.present().map_err(|e| e.to_string())
 }
