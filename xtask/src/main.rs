@@ -33,6 +33,14 @@ enum Cmd {
         #[arg(long, default_value = "runs/ablations")]
         root: PathBuf,
     },
+    /// Pictures of how learnable priors moved, from runs' log.csv (θ's gradient, its
+    /// coherence, the direction to the truth, the prior's distance to it), one line per run.
+    PlotPrior {
+        /// Run directories, each optionally named: DIR or NAME=DIR.
+        runs: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Build einfo with CUDA on a machine without a GPU or a CUDA install (the toolchain
     /// comes from PyPI, pinned to CUDA 13.0), strip and compress it; `--check` compiles only.
     BuildCuda(cuda::BuildCudaArgs),
@@ -269,6 +277,26 @@ fn run_ablations(a: RunArgs) -> Result<()> {
     Ok(())
 }
 
+fn plot_prior(runs: &[String], out: &std::path::Path) -> Result<()> {
+    if runs.is_empty() {
+        bail!("give at least one run directory (DIR or NAME=DIR)");
+    }
+    let logs = runs
+        .iter()
+        .map(|r| {
+            let (name, dir) = match r.split_once('=') {
+                Some((n, d)) => (n.to_string(), PathBuf::from(d)),
+                None => (PathBuf::from(r).file_name().map_or(r.clone(), |n| n.to_string_lossy().into_owned()), PathBuf::from(r)),
+            };
+            einfo_ablation::prior_plots::RunLog::read(&dir, &name)
+        })
+        .collect::<einfo_ablation::Result<Vec<_>>>()?;
+    for f in einfo_ablation::prior_plots::plot_prior(&logs, out)? {
+        println!("{}", f.display());
+    }
+    Ok(())
+}
+
 fn status(root: PathBuf) -> Result<()> {
     let manifest = Manifest::load(&root)?;
     let Some(last) = manifest.launches.last() else { bail!("{} has no matrix.json: nothing was launched there", root.display()) };
@@ -301,6 +329,7 @@ fn main() -> ExitCode {
         Cmd::RunAblations(a) => run_ablations(*a),
         Cmd::AblationsStatus { root } => status(root),
         Cmd::BuildCuda(a) => cuda::build_cuda(&a).map(|_| ()),
+        Cmd::PlotPrior { runs, out } => plot_prior(&runs, &out),
         Cmd::Aggregate { root, name, out } => einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line())
             .map(|w| {
                 println!("{} cell(s) → {} and {}", w.cells, w.markdown.display(), w.csv.display());

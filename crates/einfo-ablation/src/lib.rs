@@ -13,6 +13,7 @@ pub mod local;
 pub mod manifest;
 pub mod matrix;
 pub mod plots;
+pub mod prior_plots;
 pub mod slurm;
 pub mod stats;
 pub mod status;

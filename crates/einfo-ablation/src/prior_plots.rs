@@ -1,0 +1,183 @@
+//! Pictures of how a learnable prior moved, from the `log.csv` of one or more runs (`cargo
+//! xtask plot-prior RUN… --out DIR`): θ's gradient and Adam step, the coherence of the
+//! gradient over each logging window against the `1/√n` of pure noise, the cosine between
+//! the mean descent direction and the way to the true frequencies, the per-term gradient
+//! norms, and the prior's distance to the truth (matched on Q's clustering of real images,
+//! and sorted). Each picture has one line per run, so levers and presets can be compared.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::error::{io_err, AblationError, Result};
+
+/// One run's log: its name and the columns of `log.csv` by name.
+pub struct RunLog {
+    pub name: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<Option<f64>>>,
+    /// The split's true class frequencies (`split.json`), sorted in decreasing order.
+    pub truth_sorted: Vec<f64>,
+}
+
+impl RunLog {
+    pub fn read(run: &Path, name: &str) -> Result<RunLog> {
+        let path = run.join("log.csv");
+        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+        let mut lines = text.lines();
+        let header: Vec<String> = lines.next().unwrap_or("").split(',').map(str::to_string).collect();
+        let rows = lines.map(|l| l.split(',').map(|v| v.parse::<f64>().ok()).collect()).collect();
+        let split = run.join("split.json");
+        let truth: Vec<f64> = std::fs::read_to_string(&split)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["frequencies"].as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()))
+            .unwrap_or_default();
+        let mut truth_sorted = truth;
+        truth_sorted.sort_by(|a, b| b.total_cmp(a));
+        Ok(RunLog { name: name.to_string(), header, rows, truth_sorted })
+    }
+
+    fn col(&self, name: &str) -> Vec<(f64, f64)> {
+        let (Some(s), Some(c)) = (self.header.iter().position(|h| h == "step"), self.header.iter().position(|h| h == name)) else { return vec![] };
+        self.rows.iter().filter_map(|r| Some((r.get(s).copied()??, r.get(c).copied()??))).filter(|(_, v)| v.is_finite()).collect()
+    }
+
+    /// The prior's values, sorted in decreasing order, at each logged step.
+    fn sorted_prior(&self) -> Vec<(f64, Vec<f64>)> {
+        let s = self.header.iter().position(|h| h == "step");
+        let cols: Vec<usize> = self.header.iter().enumerate().filter(|(_, h)| h.starts_with("prior_")).map(|(i, _)| i).collect();
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                let step = r.get(s?).copied()??;
+                let mut p: Vec<f64> = cols.iter().filter_map(|&i| r.get(i).copied().flatten()).collect();
+                p.sort_by(|a, b| b.total_cmp(a));
+                Some((step, p))
+            })
+            .collect()
+    }
+}
+
+fn color(i: usize) -> RGBColor {
+    const C: [RGBColor; 6] =
+        [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+    C[i % C.len()]
+}
+
+fn err(file: &str) -> impl Fn(String) -> AblationError + '_ {
+    move |e| AblationError::Plot(file.to_string(), e)
+}
+
+/// One panel of lines, one per run, of a column against the step.
+fn lines(runs: &[RunLog], column: &str, title: &str, log_y: bool, path: &Path, reference: Option<(&str, f64)>) -> std::result::Result<(), String> {
+    // A log scale is drawn as log10 of the values on a linear axis.
+    let tf = |v: f64| if log_y { v.max(1e-12).log10() } else { v };
+    let series: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| r.col(column).into_iter().map(|(x, y)| (x, tf(y))).collect()).collect();
+    let all: Vec<(f64, f64)> = series.iter().flatten().cloned().collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let reference = reference.map(|(l, v)| (l, tf(v)));
+    let xmax = all.iter().map(|p| p.0).fold(1.0, f64::max);
+    let (mut ylo, mut yhi) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if let Some((_, v)) = reference {
+        (ylo, yhi) = (ylo.min(v), yhi.max(v));
+    }
+    let pad = (yhi - ylo).abs().max(1e-6) * 0.08;
+    let root = SVGBackend::new(path, (720, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..xmax, (ylo - pad)..(yhi + pad))
+        .map_err(|e| e.to_string())?;
+    let ydesc = if log_y { format!("log10 {column}") } else { column.to_string() };
+    chart.configure_mesh().x_desc("step").y_desc(ydesc).draw().map_err(|e| e.to_string())?;
+    for (i, (r, s)) in runs.iter().zip(&series).enumerate() {
+        chart
+            .draw_series(LineSeries::new(s.clone(), color(i).stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(r.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color(i).stroke_width(2)));
+    }
+    if let Some((label, v)) = reference {
+        chart
+            .draw_series(LineSeries::new([(0.0, v), (xmax, v)], BLACK.stroke_width(1)))
+            .map_err(|e| e.to_string())?
+            .label(label.to_string())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// The sorted prior of each run over training, against the sorted truth (dashed).
+fn prior_paths(runs: &[RunLog], path: &Path) -> std::result::Result<(), String> {
+    let cols = runs.len().min(3);
+    let rows = runs.len().div_ceil(cols);
+    let root = SVGBackend::new(path, (340 * cols as u32, 280 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    for (r, area) in runs.iter().zip(root.split_evenly((rows, cols)).iter()) {
+        let paths = r.sorted_prior();
+        let xmax = paths.last().map_or(1.0, |p| p.0);
+        let ymax = paths.iter().flat_map(|p| p.1.iter()).chain(r.truth_sorted.iter()).cloned().fold(0.0, f64::max) * 1.1 + 1e-3;
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{}: sorted prior", r.name), ("sans-serif", 14))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0f64..xmax, 0f64..ymax)
+            .map_err(|e| e.to_string())?;
+        chart.configure_mesh().x_desc("step").draw().map_err(|e| e.to_string())?;
+        for k in 0..paths.first().map_or(0, |p| p.1.len()) {
+            let line: Vec<(f64, f64)> = paths.iter().filter_map(|(s, p)| p.get(k).map(|v| (*s, *v))).collect();
+            chart.draw_series(LineSeries::new(line, color(k % 6).stroke_width(1))).map_err(|e| e.to_string())?;
+            if let Some(t) = r.truth_sorted.get(k) {
+                let dash: Vec<(f64, f64)> =
+                    (0..20).filter(|i| i % 2 == 0).flat_map(|i| [(xmax * i as f64 / 20.0, *t), (xmax * (i + 1) as f64 / 20.0, *t)]).collect();
+                for seg in dash.chunks(2) {
+                    chart.draw_series(LineSeries::new(seg.to_vec(), color(k % 6).mix(0.6))).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Draw every picture of the runs into `out`; returns the files written.
+pub fn plot_prior(runs: &[RunLog], out: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let window = runs.first().and_then(|r| {
+        let s = r.col("theta_coherence");
+        let steps: Vec<f64> = r.col("img_per_s").iter().map(|p| p.0).collect();
+        (steps.len() >= 2 && !s.is_empty()).then(|| steps[1] - steps[0])
+    });
+    let noise = window.map(|n| ("1/√n (noise)", 1.0 / n.sqrt()));
+    let mut files = Vec::new();
+    let mut go = |file: &str, f: &dyn Fn(&Path) -> std::result::Result<(), String>| -> Result<()> {
+        let p = out.join(file);
+        f(&p).map_err(err(file))?;
+        files.push(p);
+        Ok(())
+    };
+    go("theta-grad.svg", &|p| lines(runs, "theta_grad", "‖∇θ L‖, mean over each logging window", true, p, None))?;
+    go("theta-step.svg", &|p| lines(runs, "theta_step", "‖Δθ‖ per step (Adam)", true, p, None))?;
+    go("theta-coherence.svg", &|p| lines(runs, "theta_coherence", "coherence ‖Σ∇θ‖ / Σ‖∇θ‖ over each window", false, p, noise))?;
+    go("theta-truth-cos.svg", &|p| lines(runs, "theta_truth_cos", "cos(−mean ∇θ, θ* − θ): does θ descend towards the truth?", false, p, Some(("0", 0.0))))?;
+    go("theta-grad-info.svg", &|p| lines(runs, "theta_grad_info", "‖∇θ L_info‖ on a logging step", true, p, None))?;
+    go("theta-grad-adv.svg", &|p| lines(runs, "theta_grad_adv", "‖∇θ L_adv‖ on a logging step", true, p, None))?;
+    go("probe-prior-rmse.svg", &|p| lines(runs, "probe_prior_rmse", "prior RMSE, matched on Q's clustering of 1,000 real images", false, p, None))?;
+    go("prior-rmse-sorted.svg", &|p| lines(runs, "prior_rmse_sorted", "prior RMSE, sorted (mapping-free)", false, p, None))?;
+    go("probe-cluster-acc.svg", &|p| lines(runs, "probe_cluster_acc", "cluster accuracy of Q on 1,000 real images", false, p, None))?;
+    go("prior-paths.svg", &|p| prior_paths(runs, p))?;
+    Ok(files)
+}
