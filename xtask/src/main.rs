@@ -270,6 +270,9 @@ fn run_ablations(a: RunArgs) -> Result<()> {
     launch.threads_per_cell = Some(einfo_ablation::local::threads_per_cell(&opts));
     Manifest::record(&m.root, launch)?;
     let report = run_local(&m, &cells, &opts)?;
+    if einfo_ablation::local::stop_requested() {
+        bail!("stopped: {} cell(s) finished, the interrupted ones checkpointed; run the same command again to continue", report.finished.len());
+    }
     println!("{} finished, {} skipped, {} failed", report.finished.len(), report.skipped.len(), report.failed.len());
     if !report.failed.is_empty() {
         return Err(einfo_ablation::AblationError::CellsFailed(report.failed).into());

@@ -1,6 +1,9 @@
 //! The local launcher: cells as `einfo cell …` child processes, `jobs` side by side,
 //! each logging to `<root>/logs/<cell>.log`. Finished cells are skipped before anything starts;
 //! interrupted ones continue from their checkpoints (that is what `einfo cell` does).
+//!
+//! Ctrl-C, SIGTERM or SIGHUP to the launcher stops it cleanly: no new cell starts, the
+//! running ones get SIGTERM (each checkpoints and exits), and the launcher waits for them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,6 +52,27 @@ pub fn unfinished(matrix: &Matrix, cells: &[Cell]) -> Result<Vec<Cell>> {
     Ok(v)
 }
 
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Route SIGINT, SIGTERM and SIGHUP to the stop flag.
+fn install_stop_handler() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// Has the launcher been asked to stop?
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// Run one cell to completion as a child process; `Ok(false)` when it failed.
 pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Option<usize>) -> Result<bool> {
     let log_path = crate::launch_log(&matrix.root, cell);
@@ -61,10 +85,22 @@ pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Optio
     if let Some(t) = threads {
         cmd.env("RAYON_NUM_THREADS", t.to_string()).env("OPENBLAS_NUM_THREADS", t.to_string());
     }
-    let status = cmd
-        .status()
+    let mut child = cmd
+        .spawn()
         .map_err(|e| AblationError::Invalid(format!("cannot start {}: {e} (build it with `cargo build --release -p einfo-cli`)", opts.einfo.display())))?;
-    Ok(status.success())
+    // Wait, passing a stop on to the cell (it checkpoints and exits).
+    let mut told = false;
+    loop {
+        if let Some(st) = child.try_wait().map_err(io_err(&opts.einfo))? {
+            return Ok(st.success());
+        }
+        if stop_requested() && !told {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// Threads each cell gets: `opts.threads`, else `RAYON_NUM_THREADS` when set, else the
@@ -87,6 +123,7 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
     }
     let jobs = opts.jobs.max(1);
     let threads = Some(threads_per_cell(opts));
+    install_stop_handler();
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let first_error: Mutex<Option<AblationError>> = Mutex::new(None);
@@ -94,6 +131,9 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
     std::thread::scope(|s| {
         for _ in 0..jobs.min(n) {
             s.spawn(|| loop {
+                if stop_requested() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(cell) = todo.get(i) else { break };
                 if opts.verbose {
