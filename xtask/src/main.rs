@@ -284,17 +284,16 @@ fn plot_prior(runs: &[String], out: &std::path::Path) -> Result<()> {
     if runs.is_empty() {
         bail!("give at least one run directory (DIR or NAME=DIR)");
     }
-    let logs = runs
+    let named: Vec<(String, PathBuf)> = runs
         .iter()
-        .map(|r| {
-            let (name, dir) = match r.split_once('=') {
-                Some((n, d)) => (n.to_string(), PathBuf::from(d)),
-                None => (PathBuf::from(r).file_name().map_or(r.clone(), |n| n.to_string_lossy().into_owned()), PathBuf::from(r)),
-            };
-            einfo_ablation::prior_plots::RunLog::read(&dir, &name)
+        .map(|r| match r.split_once('=') {
+            Some((n, d)) => (n.to_string(), PathBuf::from(d)),
+            None => (PathBuf::from(r).file_name().map_or(r.clone(), |n| n.to_string_lossy().into_owned()), PathBuf::from(r)),
         })
-        .collect::<einfo_ablation::Result<Vec<_>>>()?;
-    for f in einfo_ablation::prior_plots::plot_prior(&logs, out)? {
+        .collect();
+    let logs = named.iter().map(|(n, d)| einfo_ablation::prior_plots::RunLog::read(d, n)).collect::<einfo_ablation::Result<Vec<_>>>()?;
+    let dirs: Vec<PathBuf> = named.into_iter().map(|(_, d)| d).collect();
+    for f in einfo_ablation::prior_plots::plot_prior(&logs, &dirs, out, &command_line())? {
         println!("{}", f.display());
     }
     Ok(())

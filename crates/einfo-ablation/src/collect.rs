@@ -20,6 +20,9 @@ pub struct CurvePoint {
     pub generated_accuracy: f64,
     pub prior_rmse: f64,
     pub real_cluster_accuracy: f64,
+    /// Absent in curves written before the column existed.
+    #[serde(default)]
+    pub prior_rmse_sorted: Option<f64>,
 }
 
 /// An evaluated cell.
