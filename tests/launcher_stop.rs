@@ -1,0 +1,45 @@
+//! Stopping the local launcher (Ctrl-C, SIGTERM, SIGHUP to the launcher's process): no new
+//! cell starts, the running cell is told to stop, checkpoints and exits, and the launcher
+//! returns. (Its own test binary: the stop flag is process-wide.)
+
+mod common;
+use common::*;
+
+use einfo_ablation::local::{run_local, stop_requested, LocalOptions};
+use einfo_ablation::{Matrix, Profile};
+
+#[test]
+fn a_signal_to_the_launcher_stops_it_cleanly() {
+    let dir = scratch("launcher-stop");
+    let mut budget = Profile::Smoke.budget();
+    budget.max_steps = Some(1_000_000);
+    budget.eval_every_epochs = 0;
+    let m = Matrix { root: dir.join("runs"), methods: vec!["uniform".into(), "gumbel".into()], splits: vec![1], seeds: vec![0], budget };
+    let cells = m.cells();
+    let opts = LocalOptions {
+        einfo: env!("CARGO_BIN_EXE_einfo").into(),
+        jobs: 1,
+        threads: Some(1),
+        verbose: false,
+        env: vec![("EINFO_CACHE".into(), cache().display().to_string())],
+    };
+    let first = m.dir(&cells[0]);
+    let watcher = std::thread::spawn(move || {
+        let t0 = std::time::Instant::now();
+        while einfo_train::checkpoint::latest(&first).ok().flatten().is_none() && !first.join("log.csv").exists() {
+            assert!(t0.elapsed().as_secs() < 120, "the first cell did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: raising a signal in our own process; the launcher's handler only sets a flag.
+        unsafe { libc::raise(libc::SIGTERM) };
+    });
+    let t0 = std::time::Instant::now();
+    let report = run_local(&m, &cells, &opts).unwrap();
+    watcher.join().unwrap();
+    assert!(stop_requested());
+    assert!(t0.elapsed().as_secs() < 300, "the launcher returned");
+    assert_eq!(report.failed, vec![cells[0].id()], "the running cell stopped (interrupted): {report:?}");
+    assert!(einfo_train::checkpoint::latest(&m.dir(&cells[0])).unwrap().is_some(), "it checkpointed on the way out");
+    assert!(!m.dir(&cells[1]).exists(), "no cell started after the signal");
+}
