@@ -162,7 +162,10 @@ fn jointvae_shapes() -> Result<()> {
     let latent = Tensor::cat(&[&e.mu, &candle_nn::ops::softmax_last_dim(&e.alpha_logits)?], 1)?;
     assert_eq!(vae.decode(&latent)?.dims(), &[B, 32, 32, 1]);
     let n: usize = named_trainable(&vm).iter().map(|(_, v)| v.elem_count()).sum();
-    println!("JointVAE parameters: {n}");
+    // Dupont's MNIST JointVAE, layer by layer (weights + biases):
+    // encoder (32·16+32) + (64·32·16+64) + (64·64·16+64) + (1024·256+256) + 3·(256·10+10) = 369,086;
+    // decoder (20·256+256) + (256·1024+1024) + (64·32·16+32) + (32·32·16+32) + (32·16+1) = 318,273.
+    assert_eq!(n, 369_086 + 318_273, "JointVAE parameters");
     assert!(vae.encode(&x28).is_err(), "unpadded 28×28 input is rejected");
     assert!(pad_to(&x, 28).is_err());
     Ok(())

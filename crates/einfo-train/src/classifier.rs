@@ -22,6 +22,17 @@ pub fn committed_path(kind: DatasetKind) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/classifiers").join(format!("{}-lenet.safetensors", kind.name()))
 }
 
+/// How results record a classifier's file: relative to the repository when it lies in it
+/// (the committed ones: `datasets/classifiers/…`), so that a `metrics.json` names the same
+/// file on every machine (its sha256 is recorded beside it); else the path as given.
+pub fn recorded_path(path: &std::path::Path) -> String {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match (path.canonicalize(), repo.canonicalize()) {
+        (Ok(p), Ok(r)) => p.strip_prefix(&r).map(|rel| rel.display().to_string()).unwrap_or_else(|_| path.display().to_string()),
+        _ => path.display().to_string(),
+    }
+}
+
 /// A loaded classifier and the sha256 of its weights file.
 pub struct Classifier {
     pub net: LeNet,
@@ -136,4 +147,15 @@ pub fn train_classifier(kind: DatasetKind, sgd: SgdConfig, out: &Path, opts: &Da
     let sha = einfo_data::source::sha256_hex(&std::fs::read(out).map_err(io_err(out))?);
     std::fs::write(out.with_extension("sha256"), format!("{sha}  {}\n", out.file_name().unwrap_or_default().to_string_lossy())).map_err(io_err(out))?;
     Ok(accs)
+}
+
+#[cfg(test)]
+mod recorded_path_tests {
+    use super::*;
+
+    #[test]
+    fn committed_classifiers_are_recorded_relative_to_the_repository() {
+        assert_eq!(recorded_path(&committed_path(DatasetKind::Mnist)), "datasets/classifiers/mnist-lenet.safetensors");
+        assert_eq!(recorded_path(std::path::Path::new("/nonexistent/x.safetensors")), "/nonexistent/x.safetensors");
+    }
 }

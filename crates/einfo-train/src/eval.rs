@@ -97,6 +97,7 @@ pub struct EvalReport {
     /// Real images used for it (all of the split unless `eval.real_images` limits it).
     #[serde(default)]
     pub real_images: usize,
+    /// The classifier's weights, relative to the repository when they are the committed ones.
     pub classifier_path: String,
     pub classifier_sha256: String,
     pub git_commit: Option<String>,
@@ -275,7 +276,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
         prior_rmse_sorted: Some(m.prior_rmse_sorted),
         real_cluster_accuracy: m.real_cluster_accuracy,
         real_images: m.real_images,
-        classifier_path: classifier.path.display().to_string(),
+        classifier_path: crate::classifier::recorded_path(&classifier.path),
         classifier_sha256: classifier.sha256.clone(),
         git_commit: git_commit(),
         config: cfg,
