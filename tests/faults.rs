@@ -112,8 +112,10 @@ fn kill_9_at_random_moments_then_resume_is_exact() {
     let run = dir.join("r");
     let mut rng = 0x5eed_u64;
     let (mut kills, mut launches) = (0, 0);
-    // Kill after a seeded delay (1–6 s: during start-up, training, checkpoint writes),
-    // then relaunch (train first, then resume), until a launch finishes on its own.
+    // Kill each launch once it has trained at least one step more (so that every launch
+    // makes progress however loaded the machine is), after a further seeded delay of 0–1.5 s
+    // (during training, logging and checkpoint writes); then relaunch (train first, then
+    // resume), until a launch finishes on its own.
     loop {
         launches += 1;
         assert!(launches < 100, "the run never finished");
@@ -122,16 +124,28 @@ fn kill_9_at_random_moments_then_resume_is_exact() {
         } else {
             args(&run, &[])
         };
+        let logged = |r: &Path| {
+            std::fs::read_to_string(r.join("log.csv"))
+                .map(|t| t.lines().last().unwrap_or("").split(',').next().unwrap_or("").parse::<u64>().unwrap_or(0))
+                .unwrap_or(0)
+        };
+        let start = logged(&run);
         let mut child = spawn(&a, &[]);
-        let delay = Duration::from_millis(1000 + splitmix(&mut rng) % 5000);
-        let t0 = Instant::now();
+        let extra = Duration::from_millis(splitmix(&mut rng) % 1500);
         let mut finished = None;
-        while t0.elapsed() < delay {
+        let mut progressed: Option<Instant> = None;
+        loop {
             if let Some(st) = child.try_wait().unwrap() {
                 finished = Some(st);
                 break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            if progressed.is_none() && logged(&run) > start {
+                progressed = Some(Instant::now());
+            }
+            if progressed.is_some_and(|t| t.elapsed() >= extra) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         match finished {
             Some(st) => {
@@ -210,15 +224,23 @@ fn a_full_disk_fails_cleanly_and_resumes_once_space_is_freed() {
     let names: Vec<String> = std::fs::read_dir(run.join("checkpoints")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["step-00000003".to_string()], "the failed write left nothing behind");
     // Retrying on the full disk fails the same way without filling it further.
-    let used = |p: &Path| -> u64 { walk_size(p) };
-    let before = used(&run);
+    // (The same files, and the same checkpoint bytes: log.csv's images/s column varies.)
+    let before = (walk_files(&run), walk_size(&run.join("checkpoints")));
     assert!(!run_to_end(&resume_args(&run)).status.success());
-    assert_eq!(used(&run), before, "a retry on a full disk leaves nothing more behind");
+    assert_eq!((walk_files(&run), walk_size(&run.join("checkpoints"))), before, "a retry on a full disk leaves nothing more behind");
     // Free space, resume, and finish exactly as a straight run.
     assert!(Command::new("mount").args(["-o", "remount,size=1g", mnt.to_str().unwrap()]).status().unwrap().success());
     let o = run_to_end(&resume_args(&run));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_same_as_straight(&run, "a full disk, then more space");
+}
+
+fn walk_files(p: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+        .map(|rd| rd.filter_map(|e| e.ok()).flat_map(|e| if e.path().is_dir() { walk_files(&e.path()) } else { vec![e.path()] }).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 fn walk_size(p: &Path) -> u64 {
