@@ -11,7 +11,7 @@
 #   target/cuda/dist/einfo-cuda[.xz]  (cargo xtask build-cuda; for --device cpu: target/release/einfo)
 #   target/release/xtask              (cargo build --release -p xtask)
 #   data/mnist/                       (einfo data fetch; the GPU machine has no network)
-# and python3 with torch for the PyTorch step (the GPU machine has one; its NVIDIA wheels
+# and python3 with torch for the PyTorch step (or PYTHON=…) (the GPU machine has one; its NVIDIA wheels
 # also provide the CUDA 13 libraries einfo loads). Output: $OUT/gpu-check.txt when OUT is
 # set (the device tool), else experiments/gpu/results/check-<date>.txt. --quick (the CPU
 # rehearsal) shrinks every part.
@@ -38,7 +38,7 @@ if [ "$DEVICE" = cuda ]; then
     BIN=target/cuda/dist/einfo-cuda
     [ -x "$BIN" ] || { [ -f "$BIN.xz" ] && xz -dkf "$BIN.xz" && chmod +x "$BIN"; }
     # CUDA 13 libraries: the NVIDIA wheels of the local PyTorch, else the build cache.
-    LIBS=$(python3 - <<'PY' 2>/dev/null
+    LIBS=$(${PYTHON:-python3} - <<'PY' 2>/dev/null
 import glob, os, site
 roots = site.getsitepackages() + [site.getusersitepackages()]
 dirs = sorted({os.path.dirname(p) for r in roots for p in glob.glob(os.path.join(r, "nvidia", "**", "lib*.so*"), recursive=True)})
@@ -51,17 +51,18 @@ else
 fi
 [ -x "$BIN" ] || { log "check: no einfo binary at $BIN (see the header)"; exit 1; }
 XTASK=target/release/xtask
+PY=${PYTHON:-python3}
 export EINFO_CACHE=${EINFO_CACHE:-$PWD/data}
 log "# einfo GPU check, $(date -u +%FT%TZ), device $DEVICE, binary $BIN"
 log "machine: $(nproc) cores; $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
-log "torch: $(python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -1)"
+log "torch: $("$PY" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -1)"
 
 STEPS=30; [ $QUICK = 1 ] && STEPS=5
 log ""
 log "## 1. One training step (elastic: D step + G/Q/prior step with L_trans and L_ent), images/s"
 for B in 64 256; do
     e=$("$BIN" bench step --preset elastic --device "$DEVICE" --batch "$B" --steps "$STEPS" 2>&1 | tail -1)
-    t=$(python3 experiments/bench/torch_step.py --device "$DEVICE" --batch "$B" --steps "$STEPS" 2>&1 | tail -1)
+    t=$("$PY" experiments/bench/torch_step.py --device "$DEVICE" --batch "$B" --steps "$STEPS" 2>&1 | tail -1)
     log "batch $B einfo: $e"
     log "batch $B torch: $t"
     ei=$(echo "$e" | sed -n 's/.*imgs_per_s=\([0-9.]*\).*/\1/p'); ti=$(echo "$t" | sed -n 's/.*imgs_per_s=\([0-9.]*\).*/\1/p')
@@ -72,7 +73,7 @@ log ""
 log "## 2. The smoke matrix on $DEVICE (7 methods, 3 steps each, evaluated)"
 SMOKE=$(mktemp -d)
 s0=$(date +%s)
-"$XTASK" run-ablations --profile smoke --device "$DEVICE" --einfo "$BIN" --commit "$(cat .git/HEAD 2>/dev/null | head -c 12)" --root "$SMOKE/ablations" --jobs 4 2>&1 | tail -3 | tee -a "$RES"
+"$XTASK" run-ablations --profile smoke --device "$DEVICE" --einfo "$BIN" --commit "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" --root "$SMOKE/ablations" --jobs 4 2>&1 | tail -3 | tee -a "$RES"
 log "smoke matrix: $(( $(date +%s) - s0 )) s"
 
 log ""

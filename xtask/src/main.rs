@@ -344,7 +344,17 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xtask: error: {}", format!("{e:#}").replace('\n', " "));
+            // One line: each cause's first line, skipping one an outer message already holds.
+            let mut line = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                let first = text.lines().next().unwrap_or("").trim();
+                if !first.is_empty() && !line.contains(first) {
+                    line.push_str(if line.is_empty() { "" } else { ": " });
+                    line.push_str(first);
+                }
+            }
+            eprintln!("xtask: error: {line}");
             ExitCode::FAILURE
         }
     }

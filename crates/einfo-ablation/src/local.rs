@@ -181,6 +181,8 @@ pub fn sibling_einfo(exe: &Path) -> PathBuf {
 pub fn freeze_binary(einfo: &Path, root: &Path, commit: &str) -> Result<PathBuf> {
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).map_err(io_err(&bin))?;
+    // A commit is a hash, but it is written by hand with --commit: keep it a file name.
+    let commit: String = commit.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     let dst = bin.join(format!("einfo-{commit}"));
     let tmp = bin.join(format!(".einfo-{commit}.tmp-{}", std::process::id()));
     std::fs::copy(einfo, &tmp).map_err(io_err(einfo))?;

@@ -47,7 +47,8 @@ fn quietly(f: &dyn Fn() -> candle_core::Result<Device>) -> std::result::Result<D
     std::panic::set_hook(Box::new(|_| {}));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     std::panic::set_hook(hook);
-    let first = |s: &str| s.lines().next().unwrap_or("").to_string();
+    // First line, without cudarc's list of every library name it tried.
+    let first = |s: &str| s.lines().next().unwrap_or("").split(" - searched for").next().unwrap_or("").to_string();
     match r {
         Ok(Ok(d)) => Ok(d),
         Ok(Err(e)) => Err(first(&e.to_string())),
