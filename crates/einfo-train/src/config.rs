@@ -171,6 +171,11 @@ pub struct LossConfig {
     /// Extension (not in the paper): weight of `KL(q̄ ‖ sg(p))`, Q's mean code posterior on
     /// the batch's real images against the current prior (the counter-force of L_ent).
     pub marginal_weight: f64,
+    /// Extension: when positive, the marginal term's weight falls linearly from
+    /// `marginal_weight` to 0 over this many generator steps, `λ_m(t) = λ_m · max(0, 1 − t/T)`
+    /// — it is needed while Q's clusters form and only holds the prior back once they have.
+    /// 0: constant.
+    pub marginal_decay_steps: u64,
     /// Extension (not in the paper): let L_trans, L_ent and the marginal term train the
     /// trunk FE too (its own Adam at `optim.lr_d`), so that Q's clustering of real images is
     /// not limited to features learnt for telling real from fake. `false` (the paper and the
@@ -188,6 +193,7 @@ impl Default for LossConfig {
             nt_xent_temperature: 1.0,
             ent_weight: 0.1,
             marginal_weight: 0.0,
+            marginal_decay_steps: 0,
             real_terms_train_trunk: false,
         }
     }
@@ -474,6 +480,16 @@ impl Config {
         self.losses.trans_weight > 0.0 || self.losses.ent_weight > 0.0 || self.uses_real_marginal()
     }
 
+    /// The marginal term's weight at generator step `t` (its decay schedule).
+    pub fn marginal_weight_at(&self, t: u64) -> f64 {
+        let l = &self.losses;
+        if l.marginal_decay_steps == 0 {
+            l.marginal_weight
+        } else {
+            l.marginal_weight * (1.0 - t as f64 / l.marginal_decay_steps as f64).max(0.0)
+        }
+    }
+
     /// Does the G step use Q's mean posterior on real images (the extension's terms)?
     pub fn uses_real_marginal(&self) -> bool {
         self.losses.marginal_weight > 0.0 || (self.prior.kind == PriorKind::Gumbel && self.prior.em_weight > 0.0)
@@ -482,4 +498,30 @@ impl Config {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules() {
+        let mut c = Config::default();
+        // τ: 1 → 0.1 over 100 steps, exponentially: τ_50 = 1 · 0.1^0.5 = 0.31622777.
+        c.prior.tau = 1.0;
+        c.prior.tau_final = Some(0.1);
+        c.prior.tau_anneal_steps = 100;
+        assert!((c.prior.tau_at(0) - 1.0).abs() < 1e-12);
+        assert!((c.prior.tau_at(50) - 0.31622777).abs() < 1e-8);
+        assert!((c.prior.tau_at(100) - 0.1).abs() < 1e-12 && (c.prior.tau_at(1000) - 0.1).abs() < 1e-12);
+        c.prior.tau_final = None;
+        assert_eq!(c.prior.tau_at(50), 1.0);
+        // λ_m: 2 → 0 linearly over 100 steps.
+        c.losses.marginal_weight = 2.0;
+        assert_eq!(c.marginal_weight_at(7), 2.0, "constant without a schedule");
+        c.losses.marginal_decay_steps = 100;
+        assert!((c.marginal_weight_at(25) - 1.5).abs() < 1e-12);
+        assert_eq!(c.marginal_weight_at(100), 0.0);
+        assert_eq!(c.marginal_weight_at(500), 0.0);
+    }
 }

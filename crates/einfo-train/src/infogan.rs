@@ -177,10 +177,11 @@ impl Method for InfoGanMethod {
                         em_term = Some(em);
                     }
                 }
-                if lc.marginal_weight > 0.0 {
+                let lm = self.cfg.marginal_weight_at(self.opt_g.step_count());
+                if lm > 0.0 {
                     let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
                     marginal_val = marginal.detach();
-                    total = (total + (marginal * lc.marginal_weight)?)?;
+                    total = (total + (marginal * lm)?)?;
                 }
             }
         }
