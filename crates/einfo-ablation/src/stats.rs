@@ -138,6 +138,7 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
             let cols: Vec<String> = METRICS
                 .iter()
                 .map(|m| match Paired::of(&pairs(results, row, m), m.lower_is_better) {
+                    Some(p) if p.diff.n < 2 => format!("{:+.3} (one cell: no interval), better on {}/1", p.diff.mean, p.wins),
                     Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{}, p = {:.3}", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p),
                     None => "-".into(),
                 })
