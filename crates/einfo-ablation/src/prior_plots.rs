@@ -43,6 +43,17 @@ impl RunLog {
         self.rows.iter().filter_map(|r| Some((r.get(s).copied()??, r.get(c).copied()??))).filter(|(_, v)| v.is_finite()).collect()
     }
 
+    /// How far θ (the log of the logged prior, centred: softmax ignores a shift) ended from
+    /// where it started (uniform, all equal).
+    fn theta_displacement(&self) -> Option<f64> {
+        let cols: Vec<usize> =
+            self.header.iter().enumerate().filter(|(_, h)| h.strip_prefix("prior_").is_some_and(|k| k.parse::<usize>().is_ok())).map(|(i, _)| i).collect();
+        let last = self.rows.last()?;
+        let th: Vec<f64> = cols.iter().map(|&i| last.get(i).copied().flatten().map(f64::ln)).collect::<Option<_>>()?;
+        let m = th.iter().sum::<f64>() / th.len().max(1) as f64;
+        Some(th.iter().map(|t| (t - m).powi(2)).sum::<f64>().sqrt())
+    }
+
     /// The prior's values, sorted in decreasing order, at each logged step.
     fn sorted_prior(&self) -> Vec<(f64, Vec<f64>)> {
         let s = self.header.iter().position(|h| h == "step");
@@ -58,6 +69,15 @@ impl RunLog {
             })
             .collect()
     }
+}
+
+/// Three significant digits.
+fn sig3(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let d = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.d$}")
 }
 
 fn color(i: usize) -> RGBColor {
@@ -178,6 +198,35 @@ fn summary(runs: &[RunLog], dirs: &[PathBuf], command: &str) -> Result<String> {
                 p.real_cluster_accuracy
             );
         }
+    }
+    let _ = writeln!(s, "\nθ's diagnostics over each run's logging windows (mean, and median in brackets); the coherence of pure noise over a window of n steps is about 1/√n:\n");
+    let _ = writeln!(s, "| run | windows | ‖∇θ L‖ | ‖∇θ L_adv‖ | ‖∇θ L_info‖ | ‖∇θ L_EM‖ | coherence | ‖Δθ‖ per step | cos to the truth | windows with cos > 0 | ‖θ_end − θ_0‖ (centred) |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in runs {
+        let stat = |c: &str| -> String {
+            let mut v: Vec<f64> = r.col(c).into_iter().map(|p| p.1).collect();
+            if v.is_empty() {
+                return "-".into();
+            }
+            v.sort_by(f64::total_cmp);
+            format!("{} ({})", sig3(v.iter().sum::<f64>() / v.len() as f64), sig3(v[v.len() / 2]))
+        };
+        let cos: Vec<f64> = r.col("theta_truth_cos").into_iter().map(|p| p.1).collect();
+        let pos = if cos.is_empty() { "-".into() } else { format!("{}/{}", cos.iter().filter(|c| **c > 0.0).count(), cos.len()) };
+        let disp = r.theta_displacement().map_or("-".into(), |d| format!("{d:.3}"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {pos} | {disp} |",
+            r.name,
+            r.col("theta_coherence").len(),
+            stat("theta_grad"),
+            stat("theta_grad_adv"),
+            stat("theta_grad_info"),
+            stat("theta_grad_em"),
+            stat("theta_coherence"),
+            stat("theta_step"),
+            stat("theta_truth_cos")
+        );
     }
     let _ = writeln!(s, "\nThe last logged prior of each run, sorted, against the split's true frequencies, sorted:\n");
     let _ = writeln!(s, "| run | step | sorted prior |");
