@@ -13,8 +13,10 @@ use candle_core::{bail, Device, Result, Tensor};
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 
-/// Ranges of the random transform.
-#[derive(Debug, Clone, PartialEq)]
+/// Ranges of the random transform (also the `[augment]` section of a run's config: every
+/// field has a default, unknown fields are rejected).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AugmentConfig {
     /// Rotation: a whole number of degrees, uniform in `[−max_rotation_deg, max_rotation_deg]`.
     pub max_rotation_deg: u32,

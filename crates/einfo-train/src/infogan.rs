@@ -78,7 +78,7 @@ impl InfoGanMethod {
         } else {
             None
         };
-        let augment = if cfg.uses_real_in_g_step() { Some(Augmenter::new(cfg.augment.to_augment(), cfg.train.seed ^ AUGMENT_SEED_OFFSET)?) } else { None };
+        let augment = if cfg.uses_real_in_g_step() { Some(Augmenter::new(cfg.augment.clone(), cfg.train.seed ^ AUGMENT_SEED_OFFSET)?) } else { None };
         Ok(InfoGanMethod {
             nets,
             prior,

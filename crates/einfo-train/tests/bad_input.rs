@@ -2,10 +2,12 @@
 //! overrides and TOML configs, and checkpoints cut short or with bytes changed. None may
 //! panic or hang; every refusal is a one-line error.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 
-use einfo_data::DataOptions;
-use einfo_train::{build_method, checkpoint, presets, setup, train, Config, RunOptions};
+use einfo_train::{build_method, checkpoint, presets, setup, train, Config};
 use proptest::prelude::*;
 
 fn one_line(e: &impl std::fmt::Display) {
@@ -73,15 +75,6 @@ proptest! {
     }
 }
 
-fn opts() -> RunOptions {
-    let mut data = DataOptions::from_env();
-    if std::env::var_os("EINFO_CACHE").is_none() {
-        data.cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    }
-    data.verbose = false;
-    RunOptions { data, progress: false, force: true }
-}
-
 /// A real one-step checkpoint of a small run (trained once).
 fn checkpoint_dir() -> &'static (Config, PathBuf) {
     static CK: std::sync::OnceLock<(Config, PathBuf)> = std::sync::OnceLock::new();
@@ -92,7 +85,7 @@ fn checkpoint_dir() -> &'static (Config, PathBuf) {
             .unwrap();
         let run = std::env::temp_dir().join(format!("einfo-badinput-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run);
-        train(&cfg, &run, &opts()).unwrap();
+        train(&cfg, &run, &opts(true)).unwrap();
         let (_, ck) = checkpoint::latest(&run).unwrap().unwrap();
         (cfg, ck)
     })

@@ -2,20 +2,11 @@
 //! `metrics.json` at the end, nothing redone when finished, interrupted runs continued,
 //! larger budgets resumed, a different experiment in the same directory refused.
 
-use std::path::PathBuf;
+mod common;
+use common::*;
 
-use einfo_data::DataOptions;
 use einfo_train::cell::{cell_state, run_cell, CellOutcome, CellState};
-use einfo_train::{presets, train, Config, RunOptions};
-
-fn opts() -> RunOptions {
-    let mut data = DataOptions::from_env();
-    if std::env::var_os("EINFO_CACHE").is_none() {
-        data.cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    }
-    data.verbose = false;
-    RunOptions { data, progress: false, force: false }
-}
+use einfo_train::{presets, train, Config};
 
 /// 200 images (20 per digit), batch 20: 10 steps per epoch.
 fn tiny(preset: &str, epochs: u64) -> Config {
@@ -46,11 +37,11 @@ fn a_cell_trains_evaluates_on_schedule_and_is_idempotent() {
 
     // Interrupted after 5 steps (a run with a step cap stands in for a killed one).
     let capped = cfg.with_overrides(&["train.max_steps=5".into()]).unwrap();
-    train(&capped, &dir, &opts()).unwrap();
+    train(&capped, &dir, &opts(false)).unwrap();
     assert_eq!(cell_state(&cfg, &dir).unwrap(), CellState::Partial { step: 5, total: 20 });
 
     // The cell continues it from step 5, evaluates after each epoch and at the end.
-    match run_cell(&cfg, &dir, &opts()).unwrap() {
+    match run_cell(&cfg, &dir, &opts(false)).unwrap() {
         CellOutcome::Ran { from_step, report } => {
             assert_eq!(from_step, 5);
             assert_eq!(report.step, 20);
@@ -66,17 +57,17 @@ fn a_cell_trains_evaluates_on_schedule_and_is_idempotent() {
     let metrics = std::fs::read(dir.join("metrics.json")).unwrap();
 
     // Finished: nothing is run again.
-    assert!(matches!(run_cell(&cfg, &dir, &opts()).unwrap(), CellOutcome::AlreadyFinished));
+    assert!(matches!(run_cell(&cfg, &dir, &opts(false)).unwrap(), CellOutcome::AlreadyFinished));
     assert_eq!(std::fs::read(dir.join("metrics.json")).unwrap(), metrics);
 
     // A larger budget resumes the run.
     let more = tiny("gumbel", 3);
     assert_eq!(cell_state(&more, &dir).unwrap(), CellState::Partial { step: 20, total: 30 });
-    assert!(matches!(run_cell(&more, &dir, &opts()).unwrap(), CellOutcome::Ran { from_step: 20, .. }));
+    assert!(matches!(run_cell(&more, &dir, &opts(false)).unwrap(), CellOutcome::Ran { from_step: 20, .. }));
     assert_eq!(curve_steps(&dir), vec![10, 20, 30]);
 
     // Another experiment in the same directory is refused, naming it.
-    let err = run_cell(&tiny("uniform", 3), &dir, &opts()).unwrap_err().to_string();
+    let err = run_cell(&tiny("uniform", 3), &dir, &opts(false)).unwrap_err().to_string();
     assert!(err.contains("different configuration") && err.contains(&dir.display().to_string()), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

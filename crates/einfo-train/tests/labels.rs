@@ -3,45 +3,27 @@
 //! every preset that learns a prior from real images (the paper's and the extensions).
 //! Only the label-based diagnostics (`log.csv`'s probe columns, `eval.csv`) may differ.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
 
-use einfo_data::{DataOptions, Dataset, DatasetKind, Part};
-use einfo_train::run::{run_on, RunOptions};
+use std::path::Path;
+
+use einfo_data::{Dataset, DatasetKind, Part};
+use einfo_train::run::run_on;
 use einfo_train::{prepare_data, presets, Config};
-
-fn opts() -> RunOptions {
-    let mut data = DataOptions::from_env();
-    if std::env::var_os("EINFO_CACHE").is_none() {
-        data.cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    }
-    data.verbose = false;
-    RunOptions { data, progress: false, force: true }
-}
-
-fn tensors(run: &Path) -> Vec<(String, Vec<u8>)> {
-    let (_, ckpt) = einfo_train::checkpoint::latest(run).unwrap().unwrap();
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&ckpt)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
-    files
-}
 
 fn train_with(cfg: &Config, data: &Dataset, dir: &Path) -> Vec<(String, Vec<u8>)> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    let (_, split) = prepare_data(cfg, &opts().data).unwrap();
+    let (_, split) = prepare_data(cfg, &opts(true).data).unwrap();
     let _lock = einfo_train::run_dir::RunLock::acquire(dir).unwrap();
-    run_on(cfg, dir, &opts(), data, &split, false).unwrap();
-    tensors(dir)
+    run_on(cfg, dir, &opts(true), data, &split, false).unwrap();
+    final_tensors(dir)
 }
 
 #[test]
 fn scrambled_labels_change_nothing_but_the_diagnostics() {
-    let real = Dataset::load(DatasetKind::Mnist, Part::All, &opts().data).unwrap();
+    let real = Dataset::load(DatasetKind::Mnist, Part::All, &opts(true).data).unwrap();
     // Labels unrelated to the images (image i gets label i mod 10): a training step that
     // read one would change.
     let labels = (0..real.labels.len()).map(|i| (i % 10) as u8).collect();

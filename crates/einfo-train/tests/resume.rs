@@ -1,44 +1,25 @@
 //! Training 2N steps equals N steps + resume + N steps, bit for bit, on CPU; and the
 //! config tree behaves (presets parse, overrides apply, unknown fields are rejected).
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 
-use einfo_data::DataOptions;
-use einfo_train::{presets, resume, train, Config, RunOptions};
-
-fn opts() -> RunOptions {
-    let mut data = DataOptions::from_env();
-    if std::env::var_os("EINFO_CACHE").is_none() {
-        data.cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    }
-    data.verbose = false;
-    RunOptions { data, progress: false, force: true }
-}
+use einfo_train::{presets, resume, train, Config};
 
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("einfo-resume-{}-{name}", std::process::id()))
-}
-
-fn final_tensors(run: &Path) -> Vec<(String, Vec<u8>)> {
-    let (_, ckpt) = einfo_train::checkpoint::latest(run).unwrap().unwrap();
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&ckpt)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
-    files
 }
 
 fn check_exact_resume(preset: &str) {
     let cfg = presets::load(preset).unwrap().with_overrides(&["train.batch_size=16".into(), "log.checkpoint_every=1000".into()]).unwrap();
     let full = tmp(&format!("{preset}-full"));
     let split = tmp(&format!("{preset}-split"));
-    train(&cfg.with_overrides(&["train.max_steps=4".into()]).unwrap(), &full, &opts()).unwrap();
-    let s = train(&cfg.with_overrides(&["train.max_steps=2".into()]).unwrap(), &split, &opts()).unwrap();
+    train(&cfg.with_overrides(&["train.max_steps=4".into()]).unwrap(), &full, &opts(true)).unwrap();
+    let s = train(&cfg.with_overrides(&["train.max_steps=2".into()]).unwrap(), &split, &opts(true)).unwrap();
     assert_eq!(s.steps, 2);
-    let s = resume(&split, &["train.max_steps=4".into()], &opts()).unwrap();
+    let s = resume(&split, &["train.max_steps=4".into()], &opts(true)).unwrap();
     assert_eq!(s.steps, 4);
     let (a, b) = (final_tensors(&full), final_tensors(&split));
     assert_eq!(a.len(), b.len());

@@ -171,7 +171,7 @@ impl Config {
         if self.eval.per_code == 0 {
             return bad("eval.per_code = 0: generate at least one image per code".into());
         }
-        self.augment.to_augment().validate().map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or(""))))?;
+        self.augment.validate().map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or(""))))?;
         self.net.validate().map_err(|e| TrainError::Config(format!("net: {}", e.to_string().lines().next().unwrap_or(""))))?;
         Ok(())
     }

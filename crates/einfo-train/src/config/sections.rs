@@ -5,7 +5,6 @@
 use serde::{Deserialize, Serialize};
 
 use einfo_models::JointVaeNet;
-use einfo_tensor::AugmentConfig as Transforms;
 
 /// Which data a run trains on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,39 +164,9 @@ pub enum KlDirectionConfig {
     Symmetric,
 }
 
-/// The identity-preserving transforms δ of L_trans (the authors' MNIST recipe by default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AugmentConfig {
-    /// Largest rotation, whole degrees (uniform in ±this).
-    pub max_rotation_deg: u32,
-    /// Zoom range.
-    pub zoom_min: f64,
-    pub zoom_max: f64,
-    /// Largest translation in pixels.
-    pub max_translate_px: f64,
-    /// Random horizontal flips (not for digits).
-    pub hflip: bool,
-}
-
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        let a = Transforms::default();
-        AugmentConfig { max_rotation_deg: a.max_rotation_deg, zoom_min: a.zoom_min, zoom_max: a.zoom_max, max_translate_px: a.max_translate_px, hflip: a.hflip }
-    }
-}
-
-impl AugmentConfig {
-    pub fn to_augment(&self) -> Transforms {
-        Transforms {
-            max_rotation_deg: self.max_rotation_deg,
-            zoom_min: self.zoom_min,
-            zoom_max: self.zoom_max,
-            max_translate_px: self.max_translate_px,
-            hflip: self.hflip,
-        }
-    }
-}
+/// The identity-preserving transforms δ of L_trans (the authors' MNIST recipe by default):
+/// einfo-tensor's own settings, so that one struct says what a transform is.
+pub use einfo_tensor::AugmentConfig;
 
 /// Adam with PyTorch semantics (no weight decay).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
