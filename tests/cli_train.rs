@@ -160,3 +160,44 @@ fn ctrl_c_finishes_the_step_checkpoints_and_resumes() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(*log_steps(&run).last().unwrap(), step + 2);
 }
+
+#[test]
+fn resume_refuses_what_would_change_the_experiment_instead_of_looping() {
+    // The probe's repro: a checkpoint at batch 5 of 25 (batch 8), then a resume with batch
+    // 16 (12 batches an epoch) used to spin forever, deaf to signals, and wrote the override
+    // into config.toml first so that every later resume spun too.
+    let dir = scratch("resumeloop");
+    let run = dir.join("r");
+    let r = run.to_str().unwrap();
+    let o = einfo(
+        &[
+            "train",
+            "--out",
+            r,
+            "--quiet",
+            "--max-steps",
+            "20",
+            "--set",
+            "eval.every_epochs=0",
+            "--set",
+            "data.counts=[20,20,20,20,20,20,20,20,20,20]",
+            "--set",
+            "train.batch_size=8",
+            "--set",
+            "log.checkpoint_every=5",
+            "--set",
+            "log.probe_images=0",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = std::fs::read(run.join("config.toml")).unwrap();
+    let t0 = std::time::Instant::now();
+    assert_one_line_error(&einfo(&["resume", r, "--set", "train.batch_size=16", "--max-steps", "40"], &dir), "train.batch_size (8 → 16)");
+    assert_one_line_error(&einfo(&["resume", r, "--set", "net.num_codes=5"], &dir), "net.num_codes (10 → 5)");
+    assert!(t0.elapsed().as_secs() < 60, "refused at once, not after looping");
+    assert_eq!(std::fs::read(run.join("config.toml")).unwrap(), before, "nothing written");
+    // A plain resume, and one that raises the budget, still work.
+    let o = einfo(&["resume", r, "--max-steps", "30", "--quiet"], &dir);
+    assert!(o.status.success() && stdout(&o).contains("done: 30 steps"), "{}", stderr(&o));
+}
