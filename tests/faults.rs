@@ -340,6 +340,17 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_one_before() {
     let o = run_to_end(&r);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_same_as_straight(&run, "a damaged newest checkpoint");
+    // A damaged final checkpoint off the checkpoint cadence (step 13; a checkpoint every 3)
+    // is written again by the resume that retrains up to it.
+    let fin = dir.join("final");
+    assert!(run_to_end(&args(&fin, &["--max-steps", "13"])).status.success());
+    let g = fin.join("checkpoints/step-00000013/g.safetensors");
+    let bytes = std::fs::read(&g).unwrap();
+    std::fs::write(&g, &bytes[..bytes.len() / 3]).unwrap();
+    let o = run_to_end(&resume_args(&fin));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = einfo(&["sample", fin.to_str().unwrap(), "--columns", "2"], &dir);
+    assert!(o.status.success() && !stderr(&o).contains("does not load") && stdout(&o).contains("(step 13)"), "{}{}", stderr(&o), stdout(&o));
 }
 
 #[test]

@@ -41,16 +41,16 @@ pub struct BuildCudaArgs {
     /// Where the toolchain is installed (default: $XDG_CACHE_HOME/einfo/cuda-13.0, else
     /// ~/.cache/einfo/cuda-13.0).
     #[arg(long)]
-    cache: Option<PathBuf>,
+    pub cache: Option<PathBuf>,
     /// GPU compute capability the kernels are built for (90: H100 / H200; 80: A100).
     #[arg(long, default_value_t = 90)]
-    compute_cap: u32,
+    pub compute_cap: u32,
     /// Cargo target directory of the CUDA build (kept apart from the CPU build's).
     #[arg(long, default_value = "target/cuda")]
-    target_dir: PathBuf,
+    pub target_dir: PathBuf,
     /// Only `cargo check --features cuda` (what CI runs): no link, no binary.
     #[arg(long)]
-    check: bool,
+    pub check: bool,
 }
 
 impl Default for BuildCudaArgs {
@@ -142,6 +142,11 @@ fn cargo_cuda(verb: &str, cu: &Path, links: Option<&Path>, a: &BuildCudaArgs) ->
         .env("CUDARC_CUDA_VERSION", CUDARC_VERSION);
     if let Some(l) = links {
         cmd.env("LIBRARY_PATH", prepend_path("LIBRARY_PATH", l));
+        // The binary finds libcudart.so.13 in the cache without LD_LIBRARY_PATH wherever the
+        // cache is (this machine, or the shared file system of a cluster).
+        let rpath = format!("-C link-arg=-Wl,-rpath,{}", cu.join("lib").display());
+        let flags = std::env::var("RUSTFLAGS").map(|f| format!("{f} {rpath}")).unwrap_or(rpath);
+        cmd.env("RUSTFLAGS", flags);
     }
     run(&mut cmd, &format!("cargo {verb} --features cuda"))
 }
@@ -174,7 +179,7 @@ pub fn build_cuda(a: &BuildCudaArgs) -> Result<Option<PathBuf>> {
     println!("  stripped  {} ({:.1} MB)", stripped.display(), size_mb(&stripped));
     println!("  xz        {} ({:.1} MB)  — unpack with: xz -dk {}", xz.display(), size_mb(&xz), xz.file_name().unwrap_or_default().to_string_lossy());
     println!("At run time it needs:");
-    println!("  linked:   libcudart.so.13 (in {})", cu.join("lib").display());
+    println!("  linked:   libcudart.so.13 (found through the binary's rpath in {}; elsewhere put it on LD_LIBRARY_PATH)", cu.join("lib").display());
     println!("  opened by cudarc when a CUDA device is asked for: libcuda.so.1 (the NVIDIA driver, ≥ 580 for CUDA 13.0),");
     println!("            libcublas.so.13, libcublasLt.so.13, libcurand.so.10, libnvrtc.so.13 (in {})", cu.join("lib").display());
     println!("  e.g.      LD_LIBRARY_PATH={}:$LD_LIBRARY_PATH {} bench step --device cuda", cu.join("lib").display(), stripped.display());

@@ -129,6 +129,9 @@ struct RunArgs {
     /// The commit a prebuilt --einfo was built at (recorded with the results).
     #[arg(long, requires = "einfo")]
     commit: Option<String>,
+    /// With --device cuda and no --einfo: the compute capability build-cuda builds for.
+    #[arg(long, default_value_t = 90)]
+    compute_cap: u32,
 }
 
 fn matrix(a: &RunArgs) -> Result<Matrix> {
@@ -168,9 +171,9 @@ fn matrix(a: &RunArgs) -> Result<Matrix> {
 
 /// Build the einfo binary (release, with the device's feature) next to this one; CUDA
 /// builds go through `build-cuda` (its pinned toolchain).
-fn build_einfo(device: &str) -> Result<PathBuf> {
+fn build_einfo(device: &str, compute_cap: u32) -> Result<PathBuf> {
     if device.starts_with("cuda") {
-        let args = cuda::BuildCudaArgs::default();
+        let args = cuda::BuildCudaArgs { compute_cap, ..Default::default() };
         return cuda::build_cuda(&args)?.context("build-cuda produced no binary");
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -241,7 +244,7 @@ fn run_ablations(a: RunArgs) -> Result<()> {
     let built = match &a.einfo {
         Some(p) if p.is_file() => p.clone(),
         Some(p) => bail!("--einfo {}: no such file", p.display()),
-        None => build_einfo(&m.budget.device)?,
+        None => build_einfo(&m.budget.device, a.compute_cap)?,
     };
     let einfo = freeze_binary(&built, &m.root, &commit)?;
     let mut launch = Launch {

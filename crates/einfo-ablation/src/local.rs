@@ -85,6 +85,12 @@ pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Optio
     if let Some(t) = threads {
         cmd.env("RAYON_NUM_THREADS", t.to_string()).env("OPENBLAS_NUM_THREADS", t.to_string());
     }
+    // Its own process group: a terminal's Ctrl-C reaches the launcher only, which tells each
+    // cell once (a second signal would make a cell exit before its checkpoint).
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| AblationError::Invalid(format!("cannot start {}: {e} (build it with `cargo build --release -p einfo-cli`)", opts.einfo.display())))?;

@@ -112,7 +112,10 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
 pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## 95% intervals over cells\n");
-    let _ = writeln!(s, "Mean [95% Student-t interval] over each method's cells (cells are the unit: splits × seeds).\n");
+    let _ = writeln!(
+        s,
+        "Mean [95% Student-t interval] over each method's cells (cells are the unit: splits × seeds). The seeds of one split share its data, so cells are not fully independent draws and these intervals may be narrower than the spread over new splits; the NMI-per-split table below shows that spread.\n"
+    );
     let _ = writeln!(s, "| method | budget | cells | {} |", METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(METRICS.len()));
     for row in rows {

@@ -80,7 +80,8 @@ pub struct Paired {
 impl Paired {
     /// From `(method, baseline)` pairs on the same cells; `None` for no pairs.
     pub fn of(pairs: &[(f64, f64)], lower_is_better: bool) -> Option<Paired> {
-        let d: Vec<f64> = pairs.iter().map(|(m, b)| m - b).collect();
+        // A pair with a missing (non-finite) value is left out, not counted as a loss.
+        let d: Vec<f64> = pairs.iter().map(|(m, b)| m - b).filter(|d| d.is_finite()).collect();
         let diff = MeanCi::of(&d)?;
         let wins = d.iter().filter(|&&x| if lower_is_better { x < 0.0 } else { x > 0.0 }).count();
         let ties = d.iter().filter(|&&x| x == 0.0).count();
@@ -148,5 +149,6 @@ mod tests {
         // Lower is better flips the count.
         assert_eq!(Paired::of(&[(0.9, 0.5), (0.3, 0.4)], true).unwrap().wins, 1);
         assert!(Paired::of(&[], true).is_none());
+        assert_eq!(Paired::of(&[(f64::NAN, 0.4), (0.3, 0.4)], true).unwrap().diff.n, 1, "a missing value is left out");
     }
 }

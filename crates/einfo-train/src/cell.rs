@@ -15,7 +15,7 @@ use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::eval::{evaluate, EvalOptions, EvalReport};
-use crate::run::{resume, train, RunOptions};
+use crate::run::{resume_as, train, RunOptions};
 use crate::run_dir::RunLock;
 use crate::setup::{check_resumable, read_config, split_len, total_steps};
 
@@ -76,9 +76,9 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
         CellState::Pending => 0,
     };
     let summary = if from_step > 0 {
-        // The run's config differs from the cell's at most in the budget: the cell's wins.
-        einfo_data::source::write_atomic(&dir.join("config.toml"), cfg.to_toml().as_bytes())?;
-        resume(dir, &[], opts)?
+        // The run's config differs from the cell's at most in what a resume may change (the
+        // budget): the cell's wins, once the resume's checks have passed.
+        resume_as(dir, cfg, opts)?
     } else {
         train(cfg, dir, &RunOptions { force: true, ..opts.clone() })?
     };

@@ -91,7 +91,11 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
             std::fs::File::open(e.path()).and_then(|f| f.sync_all()).map_err(io_err(final_dir.join(e.file_name())))?;
         }
         einfo_data::source::sync_dir(&tmp);
+        // Re-saving a step (a damaged one, or the end of a resumed run): the old directory
+        // loses its state.json first, so a kill in between leaves the complete temporary one,
+        // which the next start renames into place (run_dir::clean_leftovers).
         if final_dir.exists() {
+            let _ = std::fs::remove_file(final_dir.join("state.json"));
             std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
         }
         std::fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::{self, TrainState};
+
 use crate::config::Config;
 use crate::error::{Result, TrainError};
 use crate::method::Method;
@@ -29,13 +30,15 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn new(run_dir: &Path, cfg: &Config) -> Result<Checkpointer> {
+    /// `restored`: the checkpoint the run continues from (the one that loaded, which need
+    /// not be the newest on disk: a damaged newer one is replaced when its step comes again).
+    pub fn new(run_dir: &Path, cfg: &Config, restored: Option<(u64, PathBuf)>) -> Result<Checkpointer> {
         Ok(Checkpointer {
             run_dir: run_dir.into(),
             every: cfg.log.checkpoint_every,
             keep: cfg.log.keep_checkpoints,
             crash_at: signal::crash_step(&cfg.method),
-            last: checkpoint::latest(run_dir)?,
+            last: restored,
             config: cfg.to_toml(),
         })
     }

@@ -221,6 +221,8 @@ pub fn curve_has(run_dir: &Path, step: u64) -> bool {
 /// Append a measurement to `<run>/eval.csv` (once per step: a row for `step` already there is kept).
 pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> Result<()> {
     let path = run_dir.join("eval.csv");
+    let header: Vec<String> = CURVE_HEADER.split(',').map(str::to_string).collect();
+    crate::train_log::align_csv(&path, &header)?;
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     if text.lines().skip(1).any(|l| l.split(',').next() == Some(step.to_string().as_str())) {
         return Ok(());

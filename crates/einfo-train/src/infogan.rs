@@ -199,7 +199,8 @@ impl Method for InfoGanMethod {
         let before = if self.learnable() { Some(theta.copy()?) } else { None };
         if self.probe_next && before.is_some() {
             // θ's gradient from each term alone (one more backward pass per term).
-            let mut split = vec![("adv", &g_adv), ("info", &info)];
+            let info_weighted = (&info * self.cfg.losses.info_weight)?;
+            let mut split = vec![("adv", &g_adv), ("info", &info_weighted)];
             if let Some(em) = em_term.as_ref() {
                 split.push(("em", em));
             }

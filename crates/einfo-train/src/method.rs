@@ -23,10 +23,13 @@ pub fn to_host_f64(t: &Tensor) -> Result<Vec<f64>> {
     })
 }
 
-/// Is every value of `t` finite? (One reduction on the tensor's device, one value read.)
+/// Is every value of `t` finite? `Σ (t − t)` is 0 exactly when it is, and NaN when any
+/// value is a NaN or an infinity (a max would skip NaNs). One reduction on the tensor's
+/// device, one value read.
+#[allow(clippy::eq_op)] // t − t is the point: 0 for finite values, NaN otherwise.
 pub fn all_finite(t: &Tensor) -> Result<bool> {
-    let m = t.flatten_all()?.to_dtype(candle_core::DType::F32)?.abs()?.max(0)?.to_scalar::<f32>()?;
-    Ok(m.is_finite())
+    let t = t.flatten_all()?.to_dtype(candle_core::DType::F32)?;
+    Ok((&t - &t)?.sum_all()?.to_scalar::<f32>()? == 0.0)
 }
 
 /// The name of the first variable of `vm` (parameters and BatchNorm buffers) holding a
@@ -112,5 +115,19 @@ pub trait Method {
     /// `None` for methods without learnable prior logits.
     fn prior_probe(&mut self) -> Result<Option<PriorProbe>> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn all_finite_sees_a_nan_or_an_infinity_anywhere() {
+        let t = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+        assert!(all_finite(&t(&[1.0, -2.0, 3e30])).unwrap());
+        assert!(!all_finite(&t(&[1.0, f32::NAN, 3.0])).unwrap(), "a NaN in the middle (a max reduction skips it)");
+        assert!(!all_finite(&t(&[1.0, 2.0, f32::NEG_INFINITY])).unwrap());
     }
 }

@@ -79,14 +79,18 @@ pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSumma
 /// would make it another experiment — and are saved into its `config.toml` once checked.
 pub fn resume(run_dir: &Path, overrides: &[String], opts: &RunOptions) -> Result<RunSummary> {
     let was = read_config(run_dir)?;
+    let cfg = if overrides.is_empty() { was } else { was.with_overrides(overrides)? };
+    resume_as(run_dir, &cfg, opts)
+}
+
+/// Continue a run under `cfg`, which may differ from the run's config only where a resume
+/// may (see [`resume`]); `config.toml` becomes `cfg` once every check has passed.
+pub fn resume_as(run_dir: &Path, cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
+    let was = read_config(run_dir)?;
     let _lock = RunLock::acquire(run_dir)?;
-    let cfg = if overrides.is_empty() { was.clone() } else { was.with_overrides(overrides)? };
-    check_resumable(&was, &cfg, run_dir, "its config.toml")?;
-    let (data, split) = prepare(&cfg, opts)?;
-    if cfg != was {
-        write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
-    }
-    run_on(&cfg, run_dir, opts, &data, &split, true)
+    check_resumable(&was, cfg, run_dir, "its config.toml")?;
+    let (data, split) = prepare(cfg, opts)?;
+    run_on(cfg, run_dir, opts, &data, &split, true)
 }
 
 /// Train on data already loaded — from scratch, or (`resume`) from the run's newest
@@ -103,6 +107,7 @@ pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, s
     write_text_atomic(&run_dir.join("split.json"), &serde_json::to_string_pretty(&record).expect("serialises"))?;
     let mut method = build_method(cfg, &record.frequencies, &device)?;
     let mut start = Position { step: 0, epoch: 0, batch_in_epoch: 0 };
+    let mut restored = None;
     if resume {
         if let Some((ckpt, st)) = restore_newest(method.as_mut(), run_dir)? {
             if let Some(text) = checkpoint::saved_config(&ckpt) {
@@ -110,7 +115,12 @@ pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, s
                 check_resumable(&saved, cfg, run_dir, &format!("the config its checkpoint {} was trained with", ckpt.display()))?;
             }
             start = Position { step: st.step, epoch: st.epoch, batch_in_epoch: st.batch_in_epoch };
+            restored = Some((st.step, ckpt));
+        }
+        // Only now, every check passed: the budget (or logging) a resume changed.
+        if read_config(run_dir)? != *cfg {
+            write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
         }
     }
-    Trainer { cfg, run_dir, data, split, device: &device, progress: opts.progress }.fit(method.as_mut(), start)
+    Trainer { cfg, run_dir, data, split, device: &device, progress: opts.progress, restored }.fit(method.as_mut(), start)
 }

@@ -77,14 +77,40 @@ fn einfo_made(name: &str) -> bool {
     EINFO_ENTRIES.contains(&name) || (name.starts_with("sample-") && name.ends_with(".png")) || einfo_data::source::is_atomic_leftover(name)
 }
 
-/// Entries of `dir` that einfo did not write (sorted).
+/// Entries of `dir` that einfo did not write (sorted), looking into `checkpoints/` (only
+/// `step-*` and temporary checkpoint directories holding einfo's files) and `grids/` (only
+/// `epoch-*.png`) too.
 pub fn foreign_entries(dir: &Path) -> Result<Vec<String>> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map_err(io_err(dir))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !einfo_made(n))
-        .collect();
+    std::fs::read_dir(dir).map_err(io_err(dir))?;
+    let names = |d: &Path| -> Vec<(String, PathBuf)> {
+        std::fs::read_dir(d).map(|rd| rd.filter_map(|e| e.ok()).map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())).collect()).unwrap_or_default()
+    };
+    let mut v = Vec::new();
+    for (n, p) in names(dir) {
+        if !einfo_made(&n) {
+            v.push(n);
+        } else if n == "grids" && p.is_dir() {
+            v.extend(
+                names(&p)
+                    .into_iter()
+                    .filter(|(g, _)| !((g.starts_with("epoch-") && g.ends_with(".png")) || einfo_data::source::is_atomic_leftover(g)))
+                    .map(|(g, _)| format!("grids/{g}")),
+            );
+        } else if n == "checkpoints" && p.is_dir() {
+            for (c, cp) in names(&p) {
+                let ours = (c.starts_with("step-") || c.starts_with(".tmp-step-")) && cp.is_dir();
+                if !ours {
+                    v.push(format!("checkpoints/{c}"));
+                    continue;
+                }
+                for (f, _) in names(&cp) {
+                    if !(f.ends_with(".safetensors") || f == "state.json" || f == "config.toml") {
+                        v.push(format!("checkpoints/{c}/{f}"));
+                    }
+                }
+            }
+        }
+    }
     v.sort();
     Ok(v)
 }
@@ -104,16 +130,21 @@ pub fn check_replaceable(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Remove what einfo wrote into `dir`, keeping the lock this process holds.
+/// Remove what einfo wrote into `dir`, keeping the lock this process holds; `config.toml`
+/// goes last, so that a directory cleared part-way is still recognised as einfo's.
 pub fn clear(dir: &Path) -> Result<()> {
     for e in std::fs::read_dir(dir).map_err(io_err(dir))?.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name == LOCK || !einfo_made(&name) {
+        if name == LOCK || name == "config.toml" || !einfo_made(&name) {
             continue;
         }
         let p = e.path();
         let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
         r.map_err(io_err(&p))?;
+    }
+    let cfg = dir.join("config.toml");
+    if cfg.exists() {
+        std::fs::remove_file(&cfg).map_err(io_err(&cfg))?;
     }
     Ok(())
 }
@@ -137,6 +168,20 @@ pub fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
         Ok(())
     };
     sweep(dir, &|name, _| einfo_data::source::is_atomic_leftover(name))?;
+    // A complete temporary checkpoint (state.json written) whose step has no checkpoint: the
+    // process died between removing an older copy of that step and the rename. Keep it.
+    let ck = checkpoint::checkpoints_dir(dir);
+    if let Ok(rd) = std::fs::read_dir(&ck) {
+        for e in rd.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(step) = name.strip_prefix(".tmp-step-").and_then(|r| r.split('-').next()) else { continue };
+            let fin = ck.join(format!("step-{step}"));
+            if e.path().join("state.json").is_file() && !fin.join("state.json").is_file() {
+                let _ = std::fs::remove_dir_all(&fin);
+                std::fs::rename(e.path(), &fin).map_err(io_err(&fin))?;
+            }
+        }
+    }
     sweep(&checkpoint::checkpoints_dir(dir), &|name, p| name.starts_with(".tmp-step-") || (name.starts_with("step-") && !p.join("state.json").is_file()))?;
     Ok(removed)
 }
@@ -161,6 +206,10 @@ mod tests {
         std::fs::write(d.join("sample-all-seed0.png"), "").unwrap();
         std::fs::write(d.join("log.csv.tmp-123-0"), "").unwrap();
         check_replaceable(&d).unwrap();
+        std::fs::create_dir_all(d.join("checkpoints/keep-5000")).unwrap();
+        let e = check_replaceable(&d).unwrap_err().to_string();
+        assert!(e.contains("checkpoints/keep-5000"), "a user's copy inside checkpoints/ is seen: {e}");
+        std::fs::remove_dir_all(d.join("checkpoints/keep-5000")).unwrap();
         std::fs::create_dir_all(d.join("thesis")).unwrap();
         std::fs::write(d.join("thesis/ch1.tex"), "x").unwrap();
         let e = check_replaceable(&d).unwrap_err().to_string();
@@ -197,8 +246,12 @@ mod tests {
         std::fs::write(ck.join("step-00000010/state.json"), "{}").unwrap();
         std::fs::write(d.join("config.toml.tmp-77-3"), "").unwrap();
         std::fs::write(d.join("notes.tmp-draft"), "").unwrap();
+        // A complete temporary checkpoint of a step that has none is kept, as that step.
+        std::fs::create_dir_all(ck.join(".tmp-step-00000015-78")).unwrap();
+        std::fs::write(ck.join(".tmp-step-00000015-78/state.json"), "{}").unwrap();
         let removed = clean_leftovers(&d).unwrap();
         assert_eq!(removed.len(), 3, "{removed:?}");
+        assert!(ck.join("step-00000015/state.json").is_file(), "recovered");
         assert!(ck.join("step-00000010/state.json").is_file() && d.join("notes.tmp-draft").is_file());
         std::fs::remove_dir_all(&d).unwrap();
     }

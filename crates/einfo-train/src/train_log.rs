@@ -25,6 +25,30 @@ pub fn truncate_csv(path: &Path, step: u64) -> Result<()> {
     Ok(())
 }
 
+/// Bring a CSV written by another version of einfo to `header`: when its header differs,
+/// rewrite it with `header`, each old row's values moved under their column's name (empty
+/// where a column is new; a column no longer written is dropped). Rows then always line up
+/// with the header, also for a run resumed across versions.
+pub fn align_csv(path: &Path, header: &[String]) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let mut lines = text.lines();
+    let Some(old) = lines.next() else { return Ok(()) };
+    let old: Vec<&str> = old.split(',').collect();
+    if old.len() == header.len() && old.iter().zip(header).all(|(a, b)| a == b) {
+        return Ok(());
+    }
+    let pos: Vec<Option<usize>> = header.iter().map(|h| old.iter().position(|o| o == h)).collect();
+    let mut out = header.join(",") + "\n";
+    for l in lines.filter(|l| !l.is_empty()) {
+        let vals: Vec<&str> = l.split(',').collect();
+        let row: Vec<&str> = pos.iter().map(|p| p.and_then(|i| vals.get(i).copied()).unwrap_or("")).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    einfo_data::source::write_atomic(path, out.as_bytes())?;
+    Ok(())
+}
+
 /// The open training log of a run.
 pub struct TrainLog {
     path: PathBuf,
@@ -37,6 +61,7 @@ impl TrainLog {
     pub fn open(run_dir: &Path, keep_step: u64, header: &[String]) -> Result<TrainLog> {
         let path = run_dir.join("log.csv");
         truncate_csv(&path, keep_step)?;
+        align_csv(&path, header)?;
         let new = std::fs::metadata(&path).map(|m| m.len() == 0).unwrap_or(true);
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
         if new {
@@ -56,5 +81,24 @@ impl TrainLog {
 
     pub fn flush(&mut self) -> Result<()> {
         self.file.flush().map_err(io_err(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_header_is_migrated_by_column_name() {
+        let dir = std::env::temp_dir().join(format!("einfo-align-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("log.csv");
+        std::fs::write(&p, "step,loss,old\n1,0.5,x\n2,0.4,y\n").unwrap();
+        let h: Vec<String> = ["step", "new", "loss"].iter().map(|s| s.to_string()).collect();
+        align_csv(&p, &h).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "step,new,loss\n1,,0.5\n2,,0.4\n");
+        align_csv(&p, &h).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "step,new,loss\n1,,0.5\n2,,0.4\n", "a current file is left alone");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -33,6 +33,8 @@ pub struct Trainer<'a> {
     pub device: &'a Device,
     /// Draw a progress bar (only shown on a terminal).
     pub progress: bool,
+    /// The checkpoint the run continues from (`None` for a new run).
+    pub restored: Option<(u64, PathBuf)>,
 }
 
 fn progress_bar(show: bool, total: u64, step: u64, name: &str) -> ProgressBar {
@@ -70,7 +72,7 @@ impl Trainer<'_> {
         truncate_csv(&run_dir.join("eval.csv"), step)?;
         let evals = EpochEval::new(cfg, run_dir, device)?;
         let probe = LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?;
-        let mut checkpoints = Checkpointer::new(run_dir, cfg)?;
+        let mut checkpoints = Checkpointer::new(run_dir, cfg, self.restored.clone())?;
         let grid_z = grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?;
         let grids = run_dir.join("grids");
         let pb = progress_bar(self.progress, total, step, &cfg.method);
