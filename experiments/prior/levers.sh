@@ -10,14 +10,14 @@
 # Cells already finished are skipped (einfo cell is idempotent), so it can be stopped
 # and run again. Uses `einfo` from `cargo build --release -p einfo-cli`. Two cells train
 # side by side with one thread each (EINFO_LEVERS_JOBS, default 2), as run-ablations --jobs 2
-# does on this project's 2-core machine.
+# does on this project's 2-core machine; EINFO_LEVERS_THREADS sets the threads per cell.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=${EINFO_LEVERS_ROOT:-runs/levers}
 cargo build --release -q -p einfo-cli -p xtask
 BUDGET=(--set data.split=1 --set train.seed=0 --set train.epochs=5 --set eval.every_epochs=1)
 JOBS=${EINFO_LEVERS_JOBS:-2}
-THREADS=$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))
+THREADS=${EINFO_LEVERS_THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
 pids=()
 lever() { # name, then --set overrides; runs in the background, JOBS at a time
     local name=$1; shift
@@ -34,9 +34,9 @@ drain() { # wait for every running cell; fail if one failed (its log says why)
     if [ "$failed" = 1 ]; then echo "levers: a cell failed, see $ROOT/logs/" >&2; exit 1; fi
 }
 lever elastic-prior-lr-3e-3 --set prior.lr=0.003
-lever elastic-prior-lr-3e-2 --set prior.lr=0.03
 lever elastic-straight-through --set prior.straight_through=true
 lever elastic-tau-1-to-0.1 --set prior.tau=1.0 --set prior.tau_final=0.1 --set prior.tau_anneal_steps=3340
+lever elastic-prior-lr-3e-2 --set prior.lr=0.03
 drain
 # The faithful cell itself, from the matrix (same budget), if it is there.
 if [ -f runs/ablations/elastic/split1/seed0/metrics.json ] && [ ! -e "$ROOT/elastic/split1/seed0" ]; then
