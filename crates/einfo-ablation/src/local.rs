@@ -150,7 +150,14 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
                     Ok(ok) => {
                         if opts.verbose {
                             let last = log_tail(&crate::launch_log(&matrix.root, cell), 1).unwrap_or_default();
-                            let verdict = if ok { "done" } else { "FAILED" };
+                            // A cell stopped by the user checkpointed: it is not a failure.
+                            let verdict = if ok {
+                                "done"
+                            } else if stop_requested() {
+                                "stopped"
+                            } else {
+                                "FAILED"
+                            };
                             println!("[{}/{n}] {} {verdict} in {:.0} s: {}", i + 1, cell.id(), t0.elapsed().as_secs_f64(), last.trim());
                         }
                         results.lock().expect("no poisoned lock").push((cell.id(), ok));
