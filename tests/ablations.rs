@@ -8,20 +8,9 @@ use common::*;
 
 use std::collections::BTreeMap;
 
+use einfo_ablation::aggregate::aggregate;
 use einfo_ablation::local::{run_local, LocalOptions};
 use einfo_ablation::status::{statuses, Status};
-use einfo_ablation::{aggregate::aggregate, Matrix, Profile};
-
-fn smoke(root: &std::path::Path) -> Matrix {
-    let p = Profile::Smoke;
-    Matrix {
-        root: root.into(),
-        methods: einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect(),
-        splits: p.splits(),
-        seeds: vec![0],
-        budget: p.budget(),
-    }
-}
 
 fn opts() -> LocalOptions {
     LocalOptions {
@@ -36,7 +25,7 @@ fn opts() -> LocalOptions {
 #[test]
 fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     let dir = scratch("ablations");
-    let m = smoke(&dir.join("runs"));
+    let m = smoke_matrix(&dir.join("runs"));
     m.validate().unwrap();
     let cells = m.cells();
     assert_eq!(cells.len(), 7);

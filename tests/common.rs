@@ -70,3 +70,16 @@ pub fn assert_one_line_error(o: &Output, needle: &str) {
     assert_eq!(lines.len(), 1, "{err}");
     assert!(lines[0].contains(needle), "expected '{needle}' in: {err}");
 }
+
+/// The smoke matrix CI runs (the seven paper methods, the smoke profile's splits, seed 0)
+/// rooted at `root`.
+pub fn smoke_matrix(root: &Path) -> einfo_ablation::Matrix {
+    let p = einfo_ablation::Profile::Smoke;
+    einfo_ablation::Matrix {
+        root: root.into(),
+        methods: einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect(),
+        splits: p.splits(),
+        seeds: vec![0],
+        budget: p.budget(),
+    }
+}

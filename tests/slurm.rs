@@ -20,7 +20,7 @@ use einfo_ablation::local::{run_local, LocalOptions};
 use einfo_ablation::manifest::{now_unix, Launch, Manifest};
 use einfo_ablation::slurm::{queue, submit, SlurmOptions};
 use einfo_ablation::status::{statuses, Status};
-use einfo_ablation::{aggregate::aggregate, Matrix, Profile};
+use einfo_ablation::{aggregate::aggregate, Matrix};
 
 /// Stops the daemons when dropped (on success and on panic).
 struct Daemons(PathBuf);
@@ -28,17 +28,6 @@ struct Daemons(PathBuf);
 impl Drop for Daemons {
     fn drop(&mut self) {
         let _ = Command::new("bash").arg(root().join("tests/slurm/stop.sh")).arg(&self.0).status();
-    }
-}
-
-fn smoke(root: &Path) -> Matrix {
-    let p = Profile::Smoke;
-    Matrix {
-        root: root.into(),
-        methods: einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect(),
-        splits: p.splits(),
-        seeds: vec![0],
-        budget: p.budget(),
     }
 }
 
@@ -89,12 +78,12 @@ fn the_smoke_matrix_through_slurm_matches_the_local_launcher() {
     std::env::remove_var("EINFO_DATA");
 
     // Reference: the same cells with the local launcher, one thread per cell.
-    let local = smoke(&dir.join("local"));
+    let local = smoke_matrix(&dir.join("local"));
     let lo = LocalOptions { einfo: env!("CARGO_BIN_EXE_einfo").into(), jobs: 2, threads: Some(1), verbose: false, env: vec![] };
     assert_eq!(run_local(&local, &local.cells(), &lo).unwrap().finished.len(), 7);
 
     // Slurm, first submission: the elastic task dies after its step-1 checkpoint.
-    let m = smoke(&dir.join("slurm"));
+    let m = smoke_matrix(&dir.join("slurm"));
     let opts = SlurmOptions {
         einfo: env!("CARGO_BIN_EXE_einfo").into(),
         partition: None,

@@ -11,11 +11,13 @@ use crate::aggregate::method_order;
 use crate::collect::CellResult;
 use crate::error::{AblationError, Result};
 
-fn plot_err(file: &str) -> impl Fn(String) -> AblationError + '_ {
+/// Turns a plotting error into the error naming the file being drawn.
+pub(crate) fn plot_err(file: &str) -> impl Fn(String) -> AblationError + '_ {
     move |e| AblationError::Plot(file.to_string(), e)
 }
 
-fn color(i: usize) -> RGBColor {
+/// The i-th series colour (matplotlib's tab10 order, cycling).
+pub(crate) fn color(i: usize) -> RGBColor {
     const C: [RGBColor; 8] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
@@ -27,6 +29,14 @@ fn color(i: usize) -> RGBColor {
         RGBColor(127, 127, 127),
     ];
     C[i % C.len()]
+}
+
+/// Draws the series labels of `chart` at `position` on a translucent white box.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart.configure_series_labels().position(position).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())
 }
 
 /// Methods present, in table order.
@@ -111,13 +121,7 @@ fn prior(first: &[&CellResult], path: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .label("model")
             .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], color(0).filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(|e| e.to_string())
 }
@@ -191,13 +195,7 @@ fn nmi_per_split(results: &[CellResult], path: &Path) -> Result<(), String> {
             .label(m.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 10, y + 4)], c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(|e| e.to_string())
 }
 
@@ -236,7 +234,7 @@ fn convergence(results: &[CellResult], path: &Path) -> Result<(), String> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
             chart.draw_series(pts.into_iter().map(move |p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
         }
-        chart.configure_series_labels().position(legend).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(|e| e.to_string())?;
+        self::legend(&mut chart, legend)?;
     }
     root.present().map_err(|e| e.to_string())
 }

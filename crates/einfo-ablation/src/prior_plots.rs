@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use crate::error::{io_err, AblationError, Result};
+use crate::error::{io_err, Result};
+use crate::plots::{color, legend, plot_err as err};
 
 /// One run's log: its name and the columns of `log.csv` by name.
 pub struct RunLog {
@@ -80,16 +81,6 @@ fn sig3(v: f64) -> String {
     format!("{v:.d$}")
 }
 
-fn color(i: usize) -> RGBColor {
-    const C: [RGBColor; 6] =
-        [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
-    C[i % C.len()]
-}
-
-fn err(file: &str) -> impl Fn(String) -> AblationError + '_ {
-    move |e| AblationError::Plot(file.to_string(), e)
-}
-
 /// One panel of lines, one per run, of a column against the step.
 fn lines(runs: &[RunLog], column: &str, title: &str, log_y: bool, path: &Path, reference: Option<(&str, f64)>) -> std::result::Result<(), String> {
     // A log scale is drawn as log10 of the values on a linear axis.
@@ -131,13 +122,7 @@ fn lines(runs: &[RunLog], column: &str, title: &str, log_y: bool, path: &Path, r
             .label(label.to_string())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(|e| e.to_string())
 }
 
