@@ -52,6 +52,11 @@ fn presets_and_overrides() {
         // The resolved config round-trips through TOML.
         assert_eq!(Config::from_toml(&cfg.to_toml(), "roundtrip").unwrap(), cfg);
     }
+    // elastic-fast-prior is elastic with θ's own rate, nothing else: the same objective.
+    let fast = presets::load("elastic-fast-prior").unwrap();
+    let same = presets::load("elastic").unwrap().with_overrides(&["method=\"elastic-fast-prior\"".into(), "prior.lr=0.003".into()]).unwrap();
+    assert_eq!(fast, same);
+    assert_ne!(fast.prior.lr, presets::load("elastic").unwrap().prior.lr);
     let cfg = presets::load("elastic").unwrap().with_overrides(&["losses.trans=nt-xent".into(), "train.epochs=7".into(), "prior.lr=0.01".into()]).unwrap();
     assert_eq!(cfg.train.epochs, 7);
     assert_eq!(cfg.prior.lr, Some(0.01));
