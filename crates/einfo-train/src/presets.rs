@@ -12,7 +12,18 @@ macro_rules! presets {
     };
 }
 
-presets!["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae", "elastic-ntxent", "elastic-fast-prior", "elastic-em"];
+presets![
+    "uniform",
+    "ground-truth",
+    "ground-truth-trans",
+    "gumbel",
+    "gumbel-trans",
+    "elastic",
+    "jointvae",
+    "elastic-ntxent",
+    "elastic-fast-prior",
+    "elastic-em"
+];
 
 /// The seven methods of the paper's ablation table.
 pub const PAPER_METHODS: &[&str] = &["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae"];
