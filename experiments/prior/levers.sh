@@ -10,7 +10,8 @@
 # Cells already finished are skipped (einfo cell is idempotent), so it can be stopped
 # and run again. Uses `einfo` from `cargo build --release -p einfo-cli`. Two cells train
 # side by side with one thread each (EINFO_LEVERS_JOBS, default 2), as run-ablations --jobs 2
-# does on this project's 2-core machine; EINFO_LEVERS_THREADS sets the threads per cell.
+# does on this project's 2-core machine; EINFO_LEVERS_THREADS sets the threads per cell,
+# EINFO_LEVERS_ONLY="name …" runs only those levers (the table takes every finished cell).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=${EINFO_LEVERS_ROOT:-runs/levers}
@@ -21,6 +22,8 @@ THREADS=${EINFO_LEVERS_THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))
 pids=()
 lever() { # name, then --set overrides; runs in the background, JOBS at a time
     local name=$1; shift
+    # EINFO_LEVERS_ONLY="a b": only the levers so named (e.g. to spread them over machines).
+    if [ -n "${EINFO_LEVERS_ONLY:-}" ] && [[ " $EINFO_LEVERS_ONLY " != *" $name "* ]]; then return 0; fi
     mkdir -p "$ROOT/logs"
     RAYON_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS target/release/einfo cell --preset elastic \
         --out "$ROOT/$name/split1/seed0" --quiet "${BUDGET[@]}" --set "method=\"$name\"" "$@" >"$ROOT/logs/$name.log" 2>&1 &
