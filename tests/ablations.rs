@@ -70,6 +70,21 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     for m in einfo_train::presets::PAPER_METHODS {
         assert!(md.contains(&format!("| {m} | 1 ep., ≤ 3 steps | 1 | 1 |")), "{m} row missing:\n{md}");
     }
+    // Every method paired with the baseline and with the paper's method; paired.csv names
+    // the reference of each difference.
+    for reference in ["uniform", "elastic"] {
+        assert!(md.contains(&format!("## Paired against `{reference}`")), "{reference} section missing:\n{md}");
+    }
+    assert!(md.contains("| uniform (1 ep.) | "), "uniform is paired with elastic:\n{md}");
+    let paired = std::fs::read_to_string(out.join("smoke/paired.csv")).unwrap();
+    let header: Vec<&str> = paired.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "reference").expect("a reference column");
+    let refs = |method: &str| -> Vec<String> {
+        paired.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).filter(|f| f[0] == method && f[2] == "NMI").map(|f| f[col].to_string()).collect()
+    };
+    assert_eq!(refs("gumbel"), ["uniform", "elastic"]);
+    assert_eq!(refs("uniform"), ["elastic"]);
+    assert_eq!(refs("elastic"), ["uniform"]);
     for f in ["prior.svg", "nmi-per-split.svg", "convergence.svg"] {
         let svg = std::fs::read_to_string(out.join("smoke").join(f)).unwrap();
         assert!(svg.contains("<svg") && svg.contains("elastic"), "{f}");

@@ -1,7 +1,8 @@
 //! Statistics of the table: per method, each metric's mean with its 95% interval over
-//! cells; per method, the paired difference to the baseline (`uniform`) on the cells the
-//! two share (same split, seed and budget), with its interval, the number of cells it
-//! wins and the sign test; and how many cells reach the benchmark targets.
+//! cells; per method, the paired difference to each reference — the baseline (`uniform`)
+//! and the paper's method (`elastic`) — on the cells the two share (same split, seed and
+//! budget), with its interval, the number of cells it wins and the sign test; and how many
+//! cells reach the benchmark targets.
 
 use std::fmt::Write as _;
 
@@ -13,6 +14,10 @@ use crate::collect::CellResult;
 
 /// The method every other is compared with.
 pub const BASELINE: &str = "uniform";
+
+/// The methods every other is paired with, when present: the baseline, then the paper's
+/// method (claim 1 compares it with every baseline; extensions are compared with it).
+pub const REFERENCES: &[&str] = &[BASELINE, "elastic"];
 
 /// A metric of a cell, and which way is better.
 pub struct Metric {
@@ -44,14 +49,14 @@ fn same_budget(a: &CellResult, row: &Row) -> bool {
     a.cell.method == row.method && a.report.config.train.epochs == row.epochs && a.report.config.train.max_steps == row.max_steps
 }
 
-/// `(method, baseline)` values of one metric over the cells both have.
-fn pairs(results: &[CellResult], row: &Row, metric: &Metric) -> Vec<(f64, f64)> {
+/// `(method, reference)` values of one metric over the cells both have.
+fn pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) -> Vec<(f64, f64)> {
     results
         .iter()
         .filter(|r| same_budget(r, row))
         .filter_map(|r| {
             let base = results.iter().find(|b| {
-                b.cell.method == BASELINE
+                b.cell.method == reference
                     && b.cell.split == r.cell.split
                     && b.cell.seed == r.cell.seed
                     && b.report.config.train.epochs == row.epochs
@@ -72,7 +77,9 @@ pub struct PairedCsv<'a> {
     pub mean: f64,
     pub ci_lo: f64,
     pub ci_hi: f64,
-    pub diff_vs_uniform: Option<f64>,
+    /// The method the difference is taken against (empty: none, the row is the method's own).
+    pub reference: &'static str,
+    pub diff: Option<f64>,
     pub diff_ci_lo: Option<f64>,
     pub diff_ci_hi: Option<f64>,
     pub paired_cells: usize,
@@ -80,32 +87,65 @@ pub struct PairedCsv<'a> {
     pub sign_test_p: Option<f64>,
 }
 
-/// The rows of `paired.csv`: every method × metric.
+/// The rows of `paired.csv`: every method × metric × reference it can be paired with (a
+/// method with no reference present, or a reference itself, gets one row without a difference).
 pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv<'a>> {
     let mut out = Vec::new();
     for row in rows {
         for m in METRICS {
             let vals: Vec<f64> = results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect();
             let Some(ci) = MeanCi::of(&vals) else { continue };
-            let p = if row.method == BASELINE { None } else { Paired::of(&pairs(results, row, m), m.lower_is_better) };
-            out.push(PairedCsv {
-                method: &row.method,
-                epochs: row.epochs,
-                metric: m.name,
-                cells: vals.len(),
-                mean: ci.mean,
-                ci_lo: ci.lo,
-                ci_hi: ci.hi,
-                diff_vs_uniform: p.map(|p| p.diff.mean),
-                diff_ci_lo: p.map(|p| p.diff.lo),
-                diff_ci_hi: p.map(|p| p.diff.hi),
-                paired_cells: p.map_or(0, |p| p.diff.n),
-                wins: p.map_or(0, |p| p.wins),
-                sign_test_p: p.map(|p| p.sign_p),
-            });
+            let diffs: Vec<(&'static str, Option<Paired>)> = REFERENCES
+                .iter()
+                .filter(|&&reference| row.method != reference)
+                .filter_map(|&reference| Paired::of(&pairs(results, row, m, reference), m.lower_is_better).map(|p| (reference, Some(p))))
+                .collect();
+            let diffs = if diffs.is_empty() { vec![("", None)] } else { diffs };
+            for (reference, p) in diffs {
+                out.push(PairedCsv {
+                    method: &row.method,
+                    epochs: row.epochs,
+                    metric: m.name,
+                    cells: vals.len(),
+                    mean: ci.mean,
+                    ci_lo: ci.lo,
+                    ci_hi: ci.hi,
+                    reference,
+                    diff: p.map(|p| p.diff.mean),
+                    diff_ci_lo: p.map(|p| p.diff.lo),
+                    diff_ci_hi: p.map(|p| p.diff.hi),
+                    paired_cells: p.map_or(0, |p| p.diff.n),
+                    wins: p.map_or(0, |p| p.wins),
+                    sign_test_p: p.map(|p| p.sign_p),
+                });
+            }
         }
     }
     out
+}
+
+/// The markdown section pairing every other method with `reference`.
+fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], reference: &str) {
+    let _ = writeln!(s, "## Paired against `{reference}`\n");
+    let _ = writeln!(
+        s,
+        "Difference method − {reference} on the same (split, seed), mean [95% interval], then the cells where the method is better than {reference} / cells paired, and the two-sided sign test's p. \
+         An interval that excludes 0 is a difference shown at this budget; one that includes 0 is not shown.\n"
+    );
+    let _ = writeln!(s, "| method | {} |", METRICS.iter().map(|m| format!("Δ {}", m.name)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(METRICS.len()));
+    for row in rows.iter().filter(|r| r.method != reference) {
+        let cols: Vec<String> = METRICS
+            .iter()
+            .map(|m| match Paired::of(&pairs(results, row, m, reference), m.lower_is_better) {
+                Some(p) if p.diff.n < 2 => format!("{:+.3} (one cell: no interval), better on {}/1", p.diff.mean, p.wins),
+                Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{}, p = {:.3}", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p),
+                None => "-".into(),
+            })
+            .collect();
+        let _ = writeln!(s, "| {} ({} ep.) | {} |", row.method, row.epochs, cols.join(" | "));
+    }
+    s.push('\n');
 }
 
 /// The markdown sections: intervals, paired differences, targets.
@@ -128,27 +168,10 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let _ = writeln!(s, "| {} | {} ep. | {} | {} |", row.method, row.epochs, row.cells, cols.join(" | "));
     }
     s.push('\n');
-    if rows.iter().any(|r| r.method == BASELINE) {
-        let _ = writeln!(s, "## Paired against `{BASELINE}`\n");
-        let _ = writeln!(
-            s,
-            "Difference method − {BASELINE} on the same (split, seed), mean [95% interval], then the cells where the method is better / cells paired, and the two-sided sign test's p. \
-             An interval that excludes 0 is a difference shown at this budget; one that includes 0 is not shown.\n"
-        );
-        let _ = writeln!(s, "| method | {} |", METRICS.iter().map(|m| format!("Δ {}", m.name)).collect::<Vec<_>>().join(" | "));
-        let _ = writeln!(s, "|---|{}", "---|".repeat(METRICS.len()));
-        for row in rows.iter().filter(|r| r.method != BASELINE) {
-            let cols: Vec<String> = METRICS
-                .iter()
-                .map(|m| match Paired::of(&pairs(results, row, m), m.lower_is_better) {
-                    Some(p) if p.diff.n < 2 => format!("{:+.3} (one cell: no interval), better on {}/1", p.diff.mean, p.wins),
-                    Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{}, p = {:.3}", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p),
-                    None => "-".into(),
-                })
-                .collect();
-            let _ = writeln!(s, "| {} ({} ep.) | {} |", row.method, row.epochs, cols.join(" | "));
+    for reference in REFERENCES {
+        if rows.iter().any(|r| r.method == *reference) {
+            paired_section(&mut s, results, rows, reference);
         }
-        s.push('\n');
     }
     let (rmse, nmi, acc) = TARGETS;
     let _ = writeln!(s, "## Cells reaching the learned-prior targets\n");
@@ -165,7 +188,7 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let beat = if row.method == BASELINE {
             "-".to_string()
         } else {
-            let p = pairs(results, row, &METRICS[1]);
+            let p = pairs(results, row, &METRICS[1], BASELINE);
             format!("{}/{}", p.iter().filter(|(m, b)| m > b).count(), p.len())
         };
         let n = rs.len();
