@@ -216,13 +216,18 @@ fn summary(runs: &[RunLog], dirs: &[PathBuf], command: &str) -> Result<String> {
     let _ = writeln!(s, "\nThe last logged prior of each run, sorted, against the split's true frequencies, sorted:\n");
     let _ = writeln!(s, "| run | step | sorted prior |");
     let _ = writeln!(s, "|---|---|---|");
-    for r in runs {
+    // Runs of one split share a truth row, written after the last of them (named by the
+    // first); runs of another split get their own.
+    let mut group_start = 0;
+    for (i, r) in runs.iter().enumerate() {
         if let Some((step, p)) = r.sorted_prior().last() {
             let _ = writeln!(s, "| {} | {step} | {} |", r.name, p.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" "));
         }
-    }
-    if let Some(r) = runs.first() {
-        let _ = writeln!(s, "| truth ({}) | | {} |", r.name, r.truth_sorted.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" "));
+        if runs.get(i + 1).is_none_or(|next| next.truth_sorted != r.truth_sorted) {
+            let first = &runs[group_start];
+            let _ = writeln!(s, "| truth ({}) | | {} |", first.name, first.truth_sorted.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" "));
+            group_start = i + 1;
+        }
     }
     Ok(s)
 }
@@ -258,4 +263,32 @@ pub fn plot_prior(runs: &[RunLog], dirs: &[PathBuf], out: &Path, command: &str) 
     go("prior-paths.svg", &|p| prior_paths(runs, p))?;
     files.push(md);
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, prior: [f64; 2], truth: [f64; 2]) -> RunLog {
+        let header = ["step", "prior_0", "prior_1"].map(String::from).to_vec();
+        RunLog { name: name.into(), header, rows: vec![vec![Some(10.0), Some(prior[0]), Some(prior[1])]], truth_sorted: truth.to_vec() }
+    }
+
+    #[test]
+    fn summary_gives_each_split_its_truth() {
+        let runs = [run("a-s1", [0.4, 0.6], [0.7, 0.3]), run("b-s1", [0.5, 0.5], [0.7, 0.3]), run("a-s2", [0.2, 0.8], [0.9, 0.1])];
+        let dirs = vec![PathBuf::from("/nonexistent"); 3];
+        let s = summary(&runs, &dirs, "test").unwrap();
+        let table: Vec<&str> = s.lines().skip_while(|l| !l.starts_with("| run | step | sorted prior |")).skip(2).collect();
+        assert_eq!(
+            table,
+            [
+                "| a-s1 | 10 | 0.600 0.400 |",
+                "| b-s1 | 10 | 0.500 0.500 |",
+                "| truth (a-s1) | | 0.700 0.300 |",
+                "| a-s2 | 10 | 0.800 0.200 |",
+                "| truth (a-s2) | | 0.900 0.100 |"
+            ]
+        );
+    }
 }
