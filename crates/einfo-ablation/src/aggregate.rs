@@ -266,7 +266,7 @@ fn markdown(
         results.len(),
         if not_included.is_empty() { String::new() } else { format!("; not included (unfinished): {}", not_included.join(", ")) }
     );
-    let _ = writeln!(s, "- Commits recorded by the cells' final evaluations (a cell resumed across launches was trained partly by the earlier launches' binaries, listed above): {}", commits.into_iter().map(|c| format!("`{}`", &c[..c.len().min(12)])).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(s, "- Commits recorded by the cells' final evaluations (a cell resumed across launches was trained partly by the earlier launches' binaries; `-dirty`: built from a tree with uncommitted changes): {}", commits.into_iter().map(|c| format!("`{}`", short_commit(c))).collect::<Vec<_>>().join(", "));
     let _ = writeln!(
         s,
         "- Evaluation: {}; LeNet sha256 {}",
@@ -346,4 +346,23 @@ fn markdown(
     }
     let _ = writeln!(s, "Per-cell numbers: [`{name}/cells.csv`]({name}/cells.csv); every statistic above with its interval: [`{name}/paired.csv`]({name}/paired.csv); each cell's `metrics.json` and `eval.csv` are in `{name}/cells/`.");
     Ok(s)
+}
+
+/// A commit as the tables show it: 12 hex digits, keeping a `-dirty` mark.
+fn short_commit(c: &str) -> String {
+    let (hash, dirty) = match c.strip_suffix("-dirty") {
+        Some(h) => (h, "-dirty"),
+        None => (c, ""),
+    };
+    format!("{}{dirty}", &hash[..hash.len().min(12)])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keeps_the_dirty_mark() {
+        assert_eq!(super::short_commit("b8f32553fb9bd4d40d4d48de0a6d1b356e000ae1-dirty"), "b8f32553fb9b-dirty");
+        assert_eq!(super::short_commit("b8f32553fb9bd4d40d4d48de0a6d1b356e000ae1"), "b8f32553fb9b");
+        assert_eq!(super::short_commit("abc"), "abc");
+    }
 }
