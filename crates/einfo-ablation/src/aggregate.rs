@@ -229,7 +229,7 @@ fn markdown(
     if !manifest.launches.is_empty() {
         let _ = writeln!(s, "Launches into that root (from its `matrix.json`):\n");
         for l in &manifest.launches {
-            let commit = l.git_commit.as_deref().map_or("unknown".to_string(), |c| c[..c.len().min(12)].to_string());
+            let commit = l.git_commit.as_deref().map_or("unknown".to_string(), short_commit);
             let job = l.slurm_job.as_deref().map_or(String::new(), |j| format!(", Slurm job {j}"));
             let threads = l.threads_per_cell.map_or(String::new(), |t| format!(", {t} thread(s) per cell"));
             let _ = writeln!(s, "- `{}` ({} launcher, commit {commit}{job}{threads}, {} cell(s) to run)", l.command, l.launcher, l.cells.len());

@@ -44,11 +44,15 @@ impl RunLog {
         self.rows.iter().filter_map(|r| Some((r.get(s).copied()??, r.get(c).copied()??))).filter(|(_, v)| v.is_finite()).collect()
     }
 
+    /// The indices of the `prior_<k>` columns, in order.
+    fn prior_columns(&self) -> Vec<usize> {
+        self.header.iter().enumerate().filter(|(_, h)| h.strip_prefix("prior_").is_some_and(|k| k.parse::<usize>().is_ok())).map(|(i, _)| i).collect()
+    }
+
     /// How far θ (the log of the logged prior, centred: softmax ignores a shift) ended from
     /// where it started (uniform, all equal).
     fn theta_displacement(&self) -> Option<f64> {
-        let cols: Vec<usize> =
-            self.header.iter().enumerate().filter(|(_, h)| h.strip_prefix("prior_").is_some_and(|k| k.parse::<usize>().is_ok())).map(|(i, _)| i).collect();
+        let cols = self.prior_columns();
         let last = self.rows.last()?;
         let th: Vec<f64> = cols.iter().map(|&i| last.get(i).copied().flatten().map(f64::ln)).collect::<Option<_>>()?;
         let m = th.iter().sum::<f64>() / th.len().max(1) as f64;
@@ -58,8 +62,7 @@ impl RunLog {
     /// The prior's values, sorted in decreasing order, at each logged step.
     fn sorted_prior(&self) -> Vec<(f64, Vec<f64>)> {
         let s = self.header.iter().position(|h| h == "step");
-        let cols: Vec<usize> =
-            self.header.iter().enumerate().filter(|(_, h)| h.strip_prefix("prior_").is_some_and(|k| k.parse::<usize>().is_ok())).map(|(i, _)| i).collect();
+        let cols = self.prior_columns();
         self.rows
             .iter()
             .filter_map(|r| {
