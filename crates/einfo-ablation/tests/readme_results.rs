@@ -1,0 +1,103 @@
+//! The README's "Results" section quotes the generated tables by hand; this test keeps it true.
+//!
+//! Every statistic the section quotes — a `mean ± std` or a `value [low, high]` interval — must
+//! appear, character for character, in one of the tables `cargo xtask aggregate` committed under
+//! `experiments/results/`. A number copied wrongly, or left behind when the tables were
+//! regenerated, fails here.
+
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The text between `## Results` and the next second-level heading, with the Unicode minus as
+/// `-` and every run of white space as one space.
+fn results_section(readme: &str) -> String {
+    let start = readme.find("\n## Results").expect("README.md has a `## Results` section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    normalise(&rest[..end])
+}
+
+fn normalise(text: &str) -> String {
+    text.replace('−', "-").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Length of the decimal number (`[+-]?digits.digits`) at the start of `s`, if there is one.
+fn number_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = usize::from(matches!(bytes.first(), Some(b'+' | b'-')));
+    let int_start = i;
+    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    if i == int_start || bytes.get(i) != Some(&b'.') {
+        return None;
+    }
+    i += 1;
+    let frac_start = i;
+    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    (i > frac_start).then_some(i)
+}
+
+/// The statistics quoted in `text`: `a ± b` and `a [b, c]`, each as written.
+fn quoted_statistics(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.char_indices() {
+        let s = &text[at..];
+        // A number starts here only if the character before it is not part of a number.
+        if text[..at].ends_with(|c: char| c.is_ascii_digit() || matches!(c, '.' | '+' | '-')) {
+            continue;
+        }
+        let Some(a) = number_len(s) else { continue };
+        let after = &s[a..];
+        if let Some(b) = after.strip_prefix(" ± ").and_then(number_len) {
+            found.push(s[..a + " ± ".len() + b].to_string());
+        } else if let Some(inner) = after.strip_prefix(" [") {
+            let Some(b) = number_len(inner) else { continue };
+            let Some(c) = inner[b..].strip_prefix(", ").and_then(number_len) else {
+                continue;
+            };
+            if inner[b + 2 + c..].starts_with(']') {
+                found.push(s[..a + 2 + b + 2 + c + 1].to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_parser_finds_both_kinds_of_statistic() {
+    let text = normalise("NMI 0.261 ± 0.102, paired −0.022\n   [−0.040, −0.003]; 2 [3, 4] and 10.5 ± x");
+    assert_eq!(quoted_statistics(&text), ["0.261 ± 0.102", "-0.022 [-0.040, -0.003]"]);
+}
+
+#[test]
+fn every_statistic_the_readme_quotes_is_in_a_committed_table() {
+    let root = workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let section = results_section(&readme);
+    let quoted = quoted_statistics(&section);
+    assert!(quoted.len() >= 10, "the Results section quotes only {} statistics; has it moved?", quoted.len());
+
+    let results = root.join("experiments/results");
+    let mut tables = String::new();
+    for entry in std::fs::read_dir(&results).expect("experiments/results") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            tables.push_str(&normalise(&std::fs::read_to_string(&path).expect("a table")));
+            tables.push('\n');
+        }
+    }
+
+    let missing: Vec<_> = quoted.iter().filter(|q| !tables.contains(q.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "README.md's Results section quotes statistics that no table in {} contains \
+         (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}",
+        results.display()
+    );
+}
