@@ -1,6 +1,7 @@
-//! The README's "Results" section quotes the generated tables by hand; this test keeps it true.
+//! The README's "Results" section and `docs/prior.md` quote the generated tables by hand; this
+//! test keeps them true.
 //!
-//! Every statistic the section quotes — a `mean ± std` or a `value [low, high]` interval — must
+//! Every statistic they quote — a `mean ± std` or a `value [low, high]` interval — must
 //! appear, character for character, in one of the tables `cargo xtask aggregate` committed under
 //! `experiments/results/`. A number copied wrongly, or left behind when the tables were
 //! regenerated, fails here.
@@ -75,14 +76,9 @@ fn the_parser_finds_both_kinds_of_statistic() {
     assert_eq!(quoted_statistics(&text), ["0.261 ± 0.102", "-0.022 [-0.040, -0.003]"]);
 }
 
-#[test]
-fn every_statistic_the_readme_quotes_is_in_a_committed_table() {
+/// Every statistic in `quoting` that no committed table contains.
+fn unsourced(quoting: &str) -> Vec<String> {
     let root = workspace_root();
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let section = results_section(&readme);
-    let quoted = quoted_statistics(&section);
-    assert!(quoted.len() >= 10, "the Results section quotes only {} statistics; has it moved?", quoted.len());
-
     let results = root.join("experiments/results");
     let mut tables = String::new();
     for entry in std::fs::read_dir(&results).expect("experiments/results") {
@@ -93,11 +89,29 @@ fn every_statistic_the_readme_quotes_is_in_a_committed_table() {
         }
     }
 
-    let missing: Vec<_> = quoted.iter().filter(|q| !tables.contains(q.as_str())).collect();
+    let quoted = quoted_statistics(quoting);
+    assert!(quoted.len() >= 10, "only {} statistics quoted; has the text moved?", quoted.len());
+    quoted.into_iter().filter(|q| !tables.contains(q.as_str())).collect()
+}
+
+#[test]
+fn every_statistic_the_readme_quotes_is_in_a_committed_table() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let missing = unsourced(&results_section(&readme));
     assert!(
         missing.is_empty(),
-        "README.md's Results section quotes statistics that no table in {} contains \
-         (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}",
-        results.display()
+        "README.md's Results section quotes statistics that no table in experiments/results/ \
+         contains (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}"
+    );
+}
+
+#[test]
+fn every_statistic_docs_prior_quotes_is_in_a_committed_table() {
+    let doc = std::fs::read_to_string(workspace_root().join("docs/prior.md")).expect("docs/prior.md");
+    let missing = unsourced(&normalise(&doc));
+    assert!(
+        missing.is_empty(),
+        "docs/prior.md quotes statistics that no table in experiments/results/ contains \
+         (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}"
     );
 }
