@@ -76,8 +76,8 @@ fn the_parser_finds_both_kinds_of_statistic() {
     assert_eq!(quoted_statistics(&text), ["0.261 ± 0.102", "-0.022 [-0.040, -0.003]"]);
 }
 
-/// Every statistic in `quoting` that no committed table contains.
-fn unsourced(quoting: &str) -> Vec<String> {
+/// Fails, naming them, if `quoting` (the text of `what`) quotes statistics no committed table contains.
+fn assert_sourced(what: &str, quoting: &str) {
     let root = workspace_root();
     let results = root.join("experiments/results");
     let mut tables = String::new();
@@ -91,27 +91,22 @@ fn unsourced(quoting: &str) -> Vec<String> {
 
     let quoted = quoted_statistics(quoting);
     assert!(quoted.len() >= 10, "only {} statistics quoted; has the text moved?", quoted.len());
-    quoted.into_iter().filter(|q| !tables.contains(q.as_str())).collect()
+    let missing: Vec<_> = quoted.iter().filter(|q| !tables.contains(q.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "{what} quotes statistics that no table in experiments/results/ contains \
+         (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}"
+    );
 }
 
 #[test]
 fn every_statistic_the_readme_quotes_is_in_a_committed_table() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
-    let missing = unsourced(&results_section(&readme));
-    assert!(
-        missing.is_empty(),
-        "README.md's Results section quotes statistics that no table in experiments/results/ \
-         contains (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}"
-    );
+    assert_sourced("README.md's Results section", &results_section(&readme));
 }
 
 #[test]
 fn every_statistic_docs_prior_quotes_is_in_a_committed_table() {
     let doc = std::fs::read_to_string(workspace_root().join("docs/prior.md")).expect("docs/prior.md");
-    let missing = unsourced(&normalise(&doc));
-    assert!(
-        missing.is_empty(),
-        "docs/prior.md quotes statistics that no table in experiments/results/ contains \
-         (regenerate with `cargo xtask aggregate` and copy them again): {missing:?}"
-    );
+    assert_sourced("docs/prior.md", &normalise(&doc));
 }
