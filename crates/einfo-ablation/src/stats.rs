@@ -49,8 +49,8 @@ fn same_budget(a: &CellResult, row: &Row) -> bool {
     a.cell.method == row.method && a.report.config.train.epochs == row.epochs && a.report.config.train.max_steps == row.max_steps
 }
 
-/// `(method, reference)` values of one metric over the cells both have.
-fn pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) -> Vec<(f64, f64)> {
+/// `(split, method, reference)` values of one metric over the cells both have.
+fn keyed_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) -> Vec<(usize, f64, f64)> {
     results
         .iter()
         .filter(|r| same_budget(r, row))
@@ -62,9 +62,25 @@ fn pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) ->
                     && b.report.config.train.epochs == row.epochs
                     && b.report.config.train.max_steps == row.max_steps
             })?;
-            Some(((metric.value)(r), (metric.value)(base)))
+            Some((r.cell.split, (metric.value)(r), (metric.value)(base)))
         })
         .collect()
+}
+
+/// `(method, reference)` values of one metric over the cells both have.
+fn pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) -> Vec<(f64, f64)> {
+    keyed_pairs(results, row, metric, reference).into_iter().map(|(_, m, b)| (m, b)).collect()
+}
+
+/// Pairs averaged within each key (a split), in key order: the seeds of one split share its
+/// data, so a split — not a cell — is the independent unit of the conservative comparison.
+pub fn mean_by_key<K: Ord + Copy>(pairs: &[(K, f64, f64)]) -> Vec<(f64, f64)> {
+    let mut groups: std::collections::BTreeMap<K, (f64, f64, usize)> = std::collections::BTreeMap::new();
+    for &(k, m, b) in pairs {
+        let g = groups.entry(k).or_insert((0.0, 0.0, 0));
+        *g = (g.0 + m, g.1 + b, g.2 + 1);
+    }
+    groups.into_values().map(|(m, b, n)| (m / n as f64, b / n as f64)).collect()
 }
 
 /// One row of `<name>/paired.csv`.
@@ -148,7 +164,41 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
     s.push('\n');
 }
 
-/// The markdown sections: intervals, paired differences, targets.
+/// The markdown section pairing NMI per split: each split's seeds averaged first, then paired
+/// over splits (the conservative reading when cells of one split are not independent).
+fn split_section(s: &mut String, results: &[CellResult], rows: &[Row]) {
+    let references: Vec<&str> = REFERENCES.iter().copied().filter(|r| rows.iter().any(|row| row.method == *r)).collect();
+    if references.is_empty() {
+        return;
+    }
+    let nmi = &METRICS[1];
+    let _ = writeln!(s, "## NMI paired per split (seeds averaged first)\n");
+    let _ = writeln!(
+        s,
+        "The seeds of one split share its data, so here a split, not a cell, is the unit: on each split the method's and the reference's NMI are averaged over the seeds both have, then the per-split differences get a 95% Student-t interval and a win count over splits. Wider than the cell-level intervals above; a difference whose interval here excludes 0 holds across splits, not only across seeds.\n"
+    );
+    let _ = writeln!(s, "| method | {} |", references.iter().map(|r| format!("Δ NMI vs {r} (splits)")).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(references.len()));
+    for row in rows {
+        let cols: Vec<String> = references
+            .iter()
+            .map(|&reference| {
+                if row.method == reference {
+                    return "-".into();
+                }
+                match Paired::of(&mean_by_key(&keyed_pairs(results, row, nmi, reference)), nmi.lower_is_better) {
+                    Some(p) if p.diff.n < 2 => format!("{:+.3} (one split: no interval)", p.diff.mean),
+                    Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{} splits", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n),
+                    None => "-".into(),
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "| {} ({} ep.) | {} |", row.method, row.epochs, cols.join(" | "));
+    }
+    s.push('\n');
+}
+
+/// The markdown sections: intervals, paired differences (per cell and per split), targets.
 pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## 95% intervals over cells\n");
@@ -173,6 +223,7 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
             paired_section(&mut s, results, rows, reference);
         }
     }
+    split_section(&mut s, results, rows);
     let (rmse, nmi, acc) = TARGETS;
     let _ = writeln!(s, "## Cells reaching the learned-prior targets\n");
     let _ = writeln!(s, "Targets: prior RMSE ≤ {rmse}, NMI ≥ {nmi}, cluster accuracy on real images ≥ {acc}, and NMI above `{BASELINE}`'s on the same cell.\n");
@@ -196,4 +247,17 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
     }
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_by_key;
+
+    #[test]
+    fn pairs_are_averaged_within_each_split_in_split_order() {
+        // Split 2 listed first; split 1 has two seeds: ((1 + 3) / 2, (0 + 1) / 2) = (2, 0.5).
+        let pairs = [(2, 5.0, 2.0), (1, 1.0, 0.0), (1, 3.0, 1.0)];
+        assert_eq!(mean_by_key(&pairs), vec![(2.0, 0.5), (5.0, 2.0)]);
+        assert!(mean_by_key::<usize>(&[]).is_empty());
+    }
 }
