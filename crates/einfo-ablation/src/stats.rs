@@ -74,7 +74,7 @@ fn pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) ->
 
 /// Pairs averaged within each key (a split), in key order: the seeds of one split share its
 /// data, so a split — not a cell — is the independent unit of the conservative comparison.
-pub fn mean_by_key<K: Ord + Copy>(pairs: &[(K, f64, f64)]) -> Vec<(f64, f64)> {
+fn mean_by_key<K: Ord + Copy>(pairs: &[(K, f64, f64)]) -> Vec<(f64, f64)> {
     let mut groups: std::collections::BTreeMap<K, (f64, f64, usize)> = std::collections::BTreeMap::new();
     for &(k, m, b) in pairs {
         let g = groups.entry(k).or_insert((0.0, 0.0, 0));
@@ -166,8 +166,7 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
 
 /// The markdown section pairing NMI per split: each split's seeds averaged first, then paired
 /// over splits (the conservative reading when cells of one split are not independent).
-fn split_section(s: &mut String, results: &[CellResult], rows: &[Row]) {
-    let references: Vec<&str> = REFERENCES.iter().copied().filter(|r| rows.iter().any(|row| row.method == *r)).collect();
+fn split_section(s: &mut String, results: &[CellResult], rows: &[Row], references: &[&str]) {
     if references.is_empty() {
         return;
     }
@@ -218,12 +217,11 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let _ = writeln!(s, "| {} | {} ep. | {} | {} |", row.method, row.epochs, row.cells, cols.join(" | "));
     }
     s.push('\n');
-    for reference in REFERENCES {
-        if rows.iter().any(|r| r.method == *reference) {
-            paired_section(&mut s, results, rows, reference);
-        }
+    let references: Vec<&str> = REFERENCES.iter().copied().filter(|r| rows.iter().any(|row| row.method == *r)).collect();
+    for reference in &references {
+        paired_section(&mut s, results, rows, reference);
     }
-    split_section(&mut s, results, rows);
+    split_section(&mut s, results, rows, &references);
     let (rmse, nmi, acc) = TARGETS;
     let _ = writeln!(s, "## Cells reaching the learned-prior targets\n");
     let _ = writeln!(s, "Targets: prior RMSE ≤ {rmse}, NMI ≥ {nmi}, cluster accuracy on real images ≥ {acc}, and NMI above `{BASELINE}`'s on the same cell.\n");
