@@ -79,12 +79,22 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     let paired = std::fs::read_to_string(out.join("smoke/paired.csv")).unwrap();
     let header: Vec<&str> = paired.lines().next().unwrap().split(',').collect();
     let col = header.iter().position(|h| *h == "reference").expect("a reference column");
+    let unit = header.iter().position(|h| *h == "unit").expect("a unit column");
     let refs = |method: &str| -> Vec<String> {
-        paired.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).filter(|f| f[0] == method && f[2] == "NMI").map(|f| f[col].to_string()).collect()
+        paired
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[0] == method && f[2] == "NMI")
+            .map(|f| format!("{} per {}", f[col], f[unit]))
+            .collect()
     };
-    assert_eq!(refs("gumbel"), ["uniform", "elastic"]);
-    assert_eq!(refs("uniform"), ["elastic"]);
-    assert_eq!(refs("elastic"), ["uniform"]);
+    assert_eq!(refs("gumbel"), ["uniform per cell", "uniform per split", "elastic per cell", "elastic per split"]);
+    assert_eq!(refs("uniform"), ["elastic per cell", "elastic per split"]);
+    assert_eq!(refs("elastic"), ["uniform per cell", "uniform per split"]);
+    // One split, one seed: the per-split pairing has one pair and no interval.
+    assert!(md.contains("## Paired against `uniform` per split (seeds averaged first)"), "per-split section missing:\n{md}");
+    assert!(md.contains("(one split: no interval)"), "one split gives no interval:\n{md}");
     for f in ["prior.svg", "nmi-per-split.svg", "convergence.svg"] {
         let svg = std::fs::read_to_string(out.join("smoke").join(f)).unwrap();
         assert!(svg.contains("<svg") && svg.contains("elastic"), "{f}");

@@ -67,11 +67,6 @@ fn keyed_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &s
         .collect()
 }
 
-/// `(method, reference)` values of one metric over the cells both have.
-fn pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str) -> Vec<(f64, f64)> {
-    keyed_pairs(results, row, metric, reference).into_iter().map(|(_, m, b)| (m, b)).collect()
-}
-
 /// Pairs averaged within each key (a split), in key order: the seeds of one split share its
 /// data, so a split — not a cell — is the independent unit of the conservative comparison.
 fn mean_by_key<K: Ord + Copy>(pairs: &[(K, f64, f64)]) -> Vec<(f64, f64)> {
@@ -95,29 +90,34 @@ pub struct PairedCsv<'a> {
     pub ci_hi: f64,
     /// The method the difference is taken against (empty: none, the row is the method's own).
     pub reference: &'static str,
+    /// What the difference is paired over: `cell` (same split and seed) or `split` (each
+    /// split's seeds averaged first); empty when there is no difference.
+    pub unit: &'static str,
     pub diff: Option<f64>,
     pub diff_ci_lo: Option<f64>,
     pub diff_ci_hi: Option<f64>,
-    pub paired_cells: usize,
+    /// Cells or splits paired (per `unit`).
+    pub pairs: usize,
     pub wins: usize,
     pub sign_test_p: Option<f64>,
 }
 
-/// The rows of `paired.csv`: every method × metric × reference it can be paired with (a
-/// method with no reference present, or a reference itself, gets one row without a difference).
+/// The rows of `paired.csv`: every method × metric × reference it can be paired with × unit
+/// (cell, then split); a method with no reference present gets one row without a difference.
 pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv<'a>> {
     let mut out = Vec::new();
     for row in rows {
         for m in METRICS {
             let vals: Vec<f64> = results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect();
             let Some(ci) = MeanCi::of(&vals) else { continue };
-            let diffs: Vec<(&'static str, Option<Paired>)> = REFERENCES
+            let diffs: Vec<(&'static str, Option<Unit>, Option<Paired>)> = REFERENCES
                 .iter()
                 .filter(|&&reference| row.method != reference)
-                .filter_map(|&reference| Paired::of(&pairs(results, row, m, reference), m.lower_is_better).map(|p| (reference, Some(p))))
+                .flat_map(|&reference| [Unit::Cell, Unit::Split].map(|unit| (reference, unit)))
+                .filter_map(|(reference, unit)| paired(results, row, m, reference, unit).map(|p| (reference, Some(unit), Some(p))))
                 .collect();
-            let diffs = if diffs.is_empty() { vec![("", None)] } else { diffs };
-            for (reference, p) in diffs {
+            let diffs = if diffs.is_empty() { vec![("", None, None)] } else { diffs };
+            for (reference, unit, p) in diffs {
                 out.push(PairedCsv {
                     method: &row.method,
                     epochs: row.epochs,
@@ -127,10 +127,11 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
                     ci_lo: ci.lo,
                     ci_hi: ci.hi,
                     reference,
+                    unit: unit.map_or("", Unit::name),
                     diff: p.map(|p| p.diff.mean),
                     diff_ci_lo: p.map(|p| p.diff.lo),
                     diff_ci_hi: p.map(|p| p.diff.hi),
-                    paired_cells: p.map_or(0, |p| p.diff.n),
+                    pairs: p.map_or(0, |p| p.diff.n),
                     wins: p.map_or(0, |p| p.wins),
                     sign_test_p: p.map(|p| p.sign_p),
                 });
@@ -140,22 +141,66 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
     out
 }
 
-/// The markdown section pairing every other method with `reference`.
-fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], reference: &str) {
-    let _ = writeln!(s, "## Paired against `{reference}`\n");
-    let _ = writeln!(
-        s,
-        "Difference method − {reference} on the same (split, seed), mean [95% interval], then the cells where the method is better than {reference} / cells paired, and the two-sided sign test's p. \
-         An interval that excludes 0 is a difference shown at this budget; one that includes 0 is not shown.\n"
-    );
+/// What a paired difference is taken over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// A (split, seed) cell.
+    Cell,
+    /// A split: the seeds of a split share its data, so the conservative reading averages
+    /// each split's cells first and pairs over splits.
+    Split,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Cell => "cell",
+            Unit::Split => "split",
+        }
+    }
+}
+
+/// The paired difference of `row`'s method to `reference` in `metric`, over `unit`s.
+fn paired(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Option<Paired> {
+    let keyed = keyed_pairs(results, row, metric, reference);
+    let pairs: Vec<(f64, f64)> = match unit {
+        Unit::Cell => keyed.into_iter().map(|(_, m, b)| (m, b)).collect(),
+        Unit::Split => mean_by_key(&keyed),
+    };
+    Paired::of(&pairs, metric.lower_is_better)
+}
+
+/// The markdown section pairing every other method with `reference`, over cells or splits.
+fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], reference: &str, unit: Unit) {
+    match unit {
+        Unit::Cell => {
+            let _ = writeln!(s, "## Paired against `{reference}`\n");
+            let _ = writeln!(
+                s,
+                "Difference method − {reference} on the same (split, seed), mean [95% interval], then the cells where the method is better than {reference} / cells paired, and the two-sided sign test's p. \
+                 An interval that excludes 0 is a difference shown at this budget; one that includes 0 is not shown.\n"
+            );
+        }
+        Unit::Split => {
+            let _ = writeln!(s, "## Paired against `{reference}` per split (seeds averaged first)\n");
+            let _ = writeln!(
+                s,
+                "The seeds of one split share its data, so here a split, not a cell, is the unit: on each split the method's and {reference}'s values are averaged over the seeds both have, then the per-split differences get a 95% Student-t interval, a win count over splits and the sign test. \
+                 Wider than the cell-level intervals; a difference whose interval here excludes 0 holds across splits, not only across seeds.\n"
+            );
+        }
+    }
+    let units = unit.name();
     let _ = writeln!(s, "| method | {} |", METRICS.iter().map(|m| format!("Δ {}", m.name)).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(METRICS.len()));
     for row in rows.iter().filter(|r| r.method != reference) {
         let cols: Vec<String> = METRICS
             .iter()
-            .map(|m| match Paired::of(&pairs(results, row, m, reference), m.lower_is_better) {
-                Some(p) if p.diff.n < 2 => format!("{:+.3} (one cell: no interval), better on {}/1", p.diff.mean, p.wins),
-                Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{}, p = {:.3}", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p),
+            .map(|m| match paired(results, row, m, reference, unit) {
+                Some(p) if p.diff.n < 2 => format!("{:+.3} (one {units}: no interval), better on {}/1", p.diff.mean, p.wins),
+                Some(p) => {
+                    format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{} {units}s, p = {:.3}", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p)
+                }
                 None => "-".into(),
             })
             .collect();
@@ -164,46 +209,13 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
     s.push('\n');
 }
 
-/// The markdown section pairing NMI per split: each split's seeds averaged first, then paired
-/// over splits (the conservative reading when cells of one split are not independent).
-fn split_section(s: &mut String, results: &[CellResult], rows: &[Row], references: &[&str]) {
-    if references.is_empty() {
-        return;
-    }
-    let nmi = &METRICS[1];
-    let _ = writeln!(s, "## NMI paired per split (seeds averaged first)\n");
-    let _ = writeln!(
-        s,
-        "The seeds of one split share its data, so here a split, not a cell, is the unit: on each split the method's and the reference's NMI are averaged over the seeds both have, then the per-split differences get a 95% Student-t interval and a win count over splits. Wider than the cell-level intervals above; a difference whose interval here excludes 0 holds across splits, not only across seeds.\n"
-    );
-    let _ = writeln!(s, "| method | {} |", references.iter().map(|r| format!("Δ NMI vs {r} (splits)")).collect::<Vec<_>>().join(" | "));
-    let _ = writeln!(s, "|---|{}", "---|".repeat(references.len()));
-    for row in rows {
-        let cols: Vec<String> = references
-            .iter()
-            .map(|&reference| {
-                if row.method == reference {
-                    return "-".into();
-                }
-                match Paired::of(&mean_by_key(&keyed_pairs(results, row, nmi, reference)), nmi.lower_is_better) {
-                    Some(p) if p.diff.n < 2 => format!("{:+.3} (one split: no interval)", p.diff.mean),
-                    Some(p) => format!("{:+.3} [{:+.3}, {:+.3}], better on {}/{} splits", p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n),
-                    None => "-".into(),
-                }
-            })
-            .collect();
-        let _ = writeln!(s, "| {} ({} ep.) | {} |", row.method, row.epochs, cols.join(" | "));
-    }
-    s.push('\n');
-}
-
-/// The markdown sections: intervals, paired differences (per cell and per split), targets.
+/// The markdown sections: intervals, paired differences (per cell, then per split), targets.
 pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "## 95% intervals over cells\n");
     let _ = writeln!(
         s,
-        "Mean [95% Student-t interval] over each method's cells (cells are the unit: splits × seeds). The seeds of one split share its data, so cells are not fully independent draws and these intervals may be narrower than the spread over new splits; the NMI-per-split table below shows that spread.\n"
+        "Mean [95% Student-t interval] over each method's cells (cells are the unit: splits × seeds). The seeds of one split share its data, so cells are not fully independent draws and these intervals may be narrower than the spread over new splits; the per-split pairings below show that spread.\n"
     );
     let _ = writeln!(s, "| method | budget | cells | {} |", METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(s, "|---|---|---|{}", "---|".repeat(METRICS.len()));
@@ -218,10 +230,11 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
     }
     s.push('\n');
     let references: Vec<&str> = REFERENCES.iter().copied().filter(|r| rows.iter().any(|row| row.method == *r)).collect();
-    for reference in &references {
-        paired_section(&mut s, results, rows, reference);
+    for unit in [Unit::Cell, Unit::Split] {
+        for reference in &references {
+            paired_section(&mut s, results, rows, reference, unit);
+        }
     }
-    split_section(&mut s, results, rows, &references);
     let (rmse, nmi, acc) = TARGETS;
     let _ = writeln!(s, "## Cells reaching the learned-prior targets\n");
     let _ = writeln!(s, "Targets: prior RMSE ≤ {rmse}, NMI ≥ {nmi}, cluster accuracy on real images ≥ {acc}, and NMI above `{BASELINE}`'s on the same cell.\n");
@@ -237,8 +250,8 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let beat = if row.method == BASELINE {
             "-".to_string()
         } else {
-            let p = pairs(results, row, &METRICS[1], BASELINE);
-            format!("{}/{}", p.iter().filter(|(m, b)| m > b).count(), p.len())
+            let p = keyed_pairs(results, row, &METRICS[1], BASELINE);
+            format!("{}/{}", p.iter().filter(|(_, m, b)| m > b).count(), p.len())
         };
         let n = rs.len();
         let _ = writeln!(s, "| {} | {} ep. | {n} | {a}/{n} | {b}/{n} | {c}/{n} | {all}/{n} | {beat} |", row.method, row.epochs);
