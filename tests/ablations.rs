@@ -95,7 +95,7 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     // One split, one seed: the per-split pairing has one pair and no interval.
     assert!(md.contains("## Paired against `uniform` per split (seeds averaged first)"), "per-split section missing:\n{md}");
     assert!(md.contains("(one split: no interval)"), "one split gives no interval:\n{md}");
-    for f in ["prior.svg", "nmi-per-split.svg", "convergence.svg"] {
+    for f in ["prior.svg", "nmi-per-split.svg", "convergence.svg", "paired.svg"] {
         let svg = std::fs::read_to_string(out.join("smoke").join(f)).unwrap();
         assert!(svg.contains("<svg") && svg.contains("elastic"), "{f}");
     }

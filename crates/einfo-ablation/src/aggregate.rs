@@ -206,7 +206,13 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
             }
         }
     }
-    let pictures = crate::plots::draw_all(&results, &dir)?;
+    let mut pictures = crate::plots::draw_all(&results, &dir)?;
+    if crate::paired_plot::draw(&results, &rows, &dir.join("paired.svg")).map_err(crate::plots::plot_err("paired.svg"))? {
+        pictures.push((
+            "paired.svg".into(),
+            "Paired NMI differences to each reference: grey dots are single cells, circles the mean over cells with its 95% interval, triangles the mean over splits (seeds averaged first) with its interval.".into(),
+        ));
+    }
     let md_path = out_dir.join(format!("{name}.md"));
     let md = markdown(name, root, command, &results, &rows, &not_included, &pictures)?;
     std::fs::write(&md_path, md).map_err(io_err(&md_path))?;

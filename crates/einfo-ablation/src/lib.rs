@@ -4,7 +4,8 @@
 //! with deterministic ids and run directories (`<root>/<method>/split<k>/seed<s>/`), each
 //! run to completion by one command (`einfo cell …`) whichever launcher starts it: local
 //! child processes ([`local`]) or a Slurm job array. [`status`] reports where each cell
-//! stands; [`aggregate`] turns the evaluated cells into tables and [`plots`].
+//! stands; [`aggregate`] turns the evaluated cells into tables, [`plots`] and the forest plot of
+//! [`paired_plot`].
 
 pub mod aggregate;
 pub mod collect;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod local;
 pub mod manifest;
 pub mod matrix;
+pub mod paired_plot;
 pub mod plots;
 pub mod prior_plots;
 pub mod slurm;

@@ -143,7 +143,7 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
 
 /// What a paired difference is taken over.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Unit {
+pub(crate) enum Unit {
     /// A (split, seed) cell.
     Cell,
     /// A split: the seeds of a split share its data, so the conservative reading averages
@@ -152,7 +152,7 @@ enum Unit {
 }
 
 impl Unit {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Unit::Cell => "cell",
             Unit::Split => "split",
@@ -160,14 +160,26 @@ impl Unit {
     }
 }
 
-/// The paired difference of `row`'s method to `reference` in `metric`, over `unit`s.
-fn paired(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Option<Paired> {
+/// `(method, reference)` values of `metric` per cell, or per split (seeds averaged first).
+fn unit_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Vec<(f64, f64)> {
     let keyed = keyed_pairs(results, row, metric, reference);
-    let pairs: Vec<(f64, f64)> = match unit {
+    match unit {
         Unit::Cell => keyed.into_iter().map(|(_, m, b)| (m, b)).collect(),
         Unit::Split => mean_by_key(&keyed),
-    };
-    Paired::of(&pairs, metric.lower_is_better)
+    }
+}
+
+/// The paired difference of `row`'s method to `reference` in `metric`, over `unit`s.
+fn paired(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Option<Paired> {
+    Paired::of(&unit_pairs(results, row, metric, reference, unit), metric.lower_is_better)
+}
+
+/// NMI differences method − `reference`, one per `unit`, and their paired summary.
+pub(crate) fn nmi_differences(results: &[CellResult], row: &Row, reference: &str, unit: Unit) -> Option<(Vec<f64>, Paired)> {
+    let nmi = &METRICS[1];
+    let pairs = unit_pairs(results, row, nmi, reference, unit);
+    let p = Paired::of(&pairs, nmi.lower_is_better)?;
+    Some((pairs.iter().map(|(m, b)| m - b).filter(|d| d.is_finite()).collect(), p))
 }
 
 /// The markdown section pairing every other method with `reference`, over cells or splits.
@@ -209,6 +221,11 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
     s.push('\n');
 }
 
+/// The references of [`REFERENCES`] that have a row, in that order.
+pub(crate) fn references_present(rows: &[Row]) -> Vec<&'static str> {
+    REFERENCES.iter().copied().filter(|r| rows.iter().any(|row| row.method == *r)).collect()
+}
+
 /// The markdown sections: intervals, paired differences (per cell, then per split), targets.
 pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
     let mut s = String::new();
@@ -229,7 +246,7 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let _ = writeln!(s, "| {} | {} ep. | {} | {} |", row.method, row.epochs, row.cells, cols.join(" | "));
     }
     s.push('\n');
-    let references: Vec<&str> = REFERENCES.iter().copied().filter(|r| rows.iter().any(|row| row.method == *r)).collect();
+    let references = references_present(rows);
     for unit in [Unit::Cell, Unit::Split] {
         for reference in &references {
             paired_section(&mut s, results, rows, reference, unit);
