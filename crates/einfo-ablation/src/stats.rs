@@ -26,10 +26,13 @@ pub struct Metric {
     pub value: fn(&CellResult) -> f64,
 }
 
+/// NMI (geometric), the headline metric.
+pub const NMI: Metric = Metric { name: "NMI", lower_is_better: false, value: |r| r.report.nmi.geometric };
+
 /// The metrics compared, in table order.
 pub const METRICS: &[Metric] = &[
     Metric { name: "ENT", lower_is_better: true, value: |r| r.report.ent },
-    Metric { name: "NMI", lower_is_better: false, value: |r| r.report.nmi.geometric },
+    NMI,
     Metric { name: "prior RMSE", lower_is_better: true, value: |r| r.report.prior_rmse },
     Metric { name: "sorted prior RMSE", lower_is_better: true, value: sorted_rmse },
     Metric { name: "cluster acc. (real)", lower_is_better: false, value: |r| r.report.real_cluster_accuracy },
@@ -152,6 +155,7 @@ pub(crate) enum Unit {
 }
 
 impl Unit {
+    /// The unit's name, as the tables and `paired.csv` write it.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Unit::Cell => "cell",
@@ -162,7 +166,8 @@ impl Unit {
 
 /// `(method, reference)` values of `metric` per cell, or per split (seeds averaged first).
 fn unit_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Vec<(f64, f64)> {
-    let keyed = keyed_pairs(results, row, metric, reference);
+    // A pair with a missing value is left out before averaging, so it drops one seed, not its split.
+    let keyed: Vec<_> = keyed_pairs(results, row, metric, reference).into_iter().filter(|(_, m, b)| m.is_finite() && b.is_finite()).collect();
     match unit {
         Unit::Cell => keyed.into_iter().map(|(_, m, b)| (m, b)).collect(),
         Unit::Split => mean_by_key(&keyed),
@@ -176,10 +181,9 @@ fn paired(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, u
 
 /// NMI differences method − `reference`, one per `unit`, and their paired summary.
 pub(crate) fn nmi_differences(results: &[CellResult], row: &Row, reference: &str, unit: Unit) -> Option<(Vec<f64>, Paired)> {
-    let nmi = &METRICS[1];
-    let pairs = unit_pairs(results, row, nmi, reference, unit);
-    let p = Paired::of(&pairs, nmi.lower_is_better)?;
-    Some((pairs.iter().map(|(m, b)| m - b).filter(|d| d.is_finite()).collect(), p))
+    let pairs = unit_pairs(results, row, &NMI, reference, unit);
+    let p = Paired::of(&pairs, NMI.lower_is_better)?;
+    Some((pairs.iter().map(|(m, b)| m - b).collect(), p))
 }
 
 /// The markdown section pairing every other method with `reference`, over cells or splits.
@@ -198,7 +202,8 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
             let _ = writeln!(
                 s,
                 "The seeds of one split share its data, so here a split, not a cell, is the unit: on each split the method's and {reference}'s values are averaged over the seeds both have, then the per-split differences get a 95% Student-t interval, a win count over splits and the sign test. \
-                 Wider than the cell-level intervals; a difference whose interval here excludes 0 holds across splits, not only across seeds.\n"
+                 Fewer units than cells, so usually (not always) wider intervals, and with k splits the sign test cannot go below p = 2 / 2^k (0.25 for three); where every split has one seed this table repeats the per-cell one. \
+                 A difference whose interval here excludes 0 holds across splits, not only across seeds.\n"
             );
         }
     }
@@ -267,7 +272,7 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let beat = if row.method == BASELINE {
             "-".to_string()
         } else {
-            let p = keyed_pairs(results, row, &METRICS[1], BASELINE);
+            let p = keyed_pairs(results, row, &NMI, BASELINE);
             format!("{}/{}", p.iter().filter(|(_, m, b)| m > b).count(), p.len())
         };
         let n = rs.len();
