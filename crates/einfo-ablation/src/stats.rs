@@ -113,14 +113,15 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
         for m in METRICS {
             let vals: Vec<f64> = results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect();
             let Some(ci) = MeanCi::of(&vals) else { continue };
-            let diffs: Vec<(&'static str, Option<Unit>, Option<Paired>)> = REFERENCES
+            let diffs: Vec<(&'static str, Option<(Unit, Paired)>)> = REFERENCES
                 .iter()
                 .filter(|&&reference| row.method != reference)
                 .flat_map(|&reference| [Unit::Cell, Unit::Split].map(|unit| (reference, unit)))
-                .filter_map(|(reference, unit)| paired(results, row, m, reference, unit).map(|p| (reference, Some(unit), Some(p))))
+                .filter_map(|(reference, unit)| paired(results, row, m, reference, unit).map(|p| (reference, Some((unit, p)))))
                 .collect();
-            let diffs = if diffs.is_empty() { vec![("", None, None)] } else { diffs };
-            for (reference, unit, p) in diffs {
+            let diffs = if diffs.is_empty() { vec![("", None)] } else { diffs };
+            for (reference, d) in diffs {
+                let p = d.map(|(_, p)| p);
                 out.push(PairedCsv {
                     method: &row.method,
                     epochs: row.epochs,
@@ -130,7 +131,7 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
                     ci_lo: ci.lo,
                     ci_hi: ci.hi,
                     reference,
-                    unit: unit.map_or("", Unit::name),
+                    unit: d.map_or("", |(unit, _)| unit.name()),
                     diff: p.map(|p| p.diff.mean),
                     diff_ci_lo: p.map(|p| p.diff.lo),
                     diff_ci_hi: p.map(|p| p.diff.hi),
