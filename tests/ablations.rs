@@ -101,6 +101,9 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     }
     let montage = image::open(out.join("smoke/montage.png")).unwrap();
     assert!(montage.width() > 7 * montage.height() / 2, "seven grids side by side");
-    assert_eq!(std::fs::read_to_string(out.join("smoke/cells.csv")).unwrap().lines().count(), 8);
+    let cells_csv = std::fs::read_to_string(out.join("smoke/cells.csv")).unwrap();
+    assert_eq!(cells_csv.lines().count(), 8);
+    assert!(cells_csv.lines().next().unwrap().contains(",classes_covered,"), "{cells_csv}");
+    assert!(md.contains("| classes with a code | all |") && md.contains(" of 10 | "), "targets table lacks the classes covered:\n{md}");
     assert!(out.join("smoke/cells/elastic-split1-seed0/eval.csv").is_file());
 }

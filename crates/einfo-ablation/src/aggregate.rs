@@ -111,6 +111,7 @@ struct CellCsv<'a> {
     prior_rmse_sorted: f64,
     real_cluster_accuracy: f64,
     generated_accuracy: f64,
+    classes_covered: f64,
     git_commit: &'a str,
 }
 
@@ -193,6 +194,7 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
             prior_rmse_sorted: crate::stats::sorted_rmse(r),
             real_cluster_accuracy: r.report.real_cluster_accuracy,
             generated_accuracy: r.report.generated_accuracy,
+            classes_covered: crate::stats::classes_covered(r),
             git_commit: r.report.git_commit.as_deref().unwrap_or("unknown"),
         }),
     )?;

@@ -69,6 +69,27 @@ impl CountMatrix {
         CountMatrix { rows: self.rows, cols: self.cols, counts }
     }
 
+    /// How many classes have a code of their own: the size of `{argmax_k M[c, k] : Σ_k M[c, k] > 0}`,
+    /// the set of classes that are the most frequent class of some code (a code with no counts
+    /// names none; a tie goes to the lowest class index). With as many codes as classes it is
+    /// the number of classes exactly when each code stands for a different class; a code that
+    /// merges two classes, or two codes that split one, lower it — and with them the matched
+    /// prior RMSE pairs a code's weight with a class it does not generate.
+    pub fn classes_covered(&self) -> usize {
+        let mut covered = vec![false; self.cols];
+        for r in (0..self.rows).map(|r| self.row(r)) {
+            let best = r.iter().enumerate().fold(None, |best: Option<(usize, u64)>, (k, &n)| match best {
+                Some((_, m)) if m >= n => best,
+                _ if n > 0 => Some((k, n)),
+                _ => best,
+            });
+            if let Some((k, _)) = best {
+                covered[k] = true;
+            }
+        }
+        covered.iter().filter(|&&c| c).count()
+    }
+
     pub(crate) fn nonempty(&self) -> Result<()> {
         if self.total() == 0 {
             return Err(MetricError::Empty);

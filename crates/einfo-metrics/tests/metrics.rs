@@ -48,6 +48,19 @@ fn hand_worked_matrices() {
 }
 
 #[test]
+fn classes_covered_counts_the_classes_some_code_stands_for() {
+    // One code per class, in any order: every class covered.
+    assert_eq!(m(&[&[0, 9, 1], &[8, 0, 0], &[1, 0, 7]]).classes_covered(), 3);
+    // Codes 0 and 1 both stand for class 1 (a split); class 2 has no code (a merge into code 2,
+    // whose argmax is class 0): {1, 0} → 2.
+    assert_eq!(m(&[&[0, 9, 1], &[2, 5, 0], &[6, 0, 4]]).classes_covered(), 2);
+    // An unsampled code names no class; a tie goes to the lower class index: {0} → 1.
+    assert_eq!(m(&[&[0, 0, 0], &[3, 3, 0], &[5, 1, 1]]).classes_covered(), 1);
+    // Fewer codes than classes: at most as many as codes.
+    assert_eq!(m(&[&[1, 0, 0, 0], &[0, 0, 0, 2]]).classes_covered(), 2);
+}
+
+#[test]
 fn errors_instead_of_panics() {
     assert_eq!(ent(&m(&[&[0, 0], &[0, 0]])), Err(MetricError::Empty));
     assert!(CountMatrix::from_labels(&[0, 1], &[0], 2, 2).is_err());
@@ -192,6 +205,7 @@ proptest! {
         let h = hungarian(&mat).unwrap();
         prop_assert_eq!(h.accuracy, 1.0);
         prop_assert_eq!(h.code_to_class, perm.iter().map(|&c| Some(c)).collect::<Vec<_>>());
+        prop_assert_eq!(mat.classes_covered(), k);
     }
 
     #[test]
