@@ -59,7 +59,7 @@ enum Cmd {
 #[derive(Args)]
 struct RunArgs {
     /// Budget profile: smoke (CI: 3 steps, split 1), cpu (5 epochs, splits 1-3, seeds 0-2,
-    /// schedules scaled to the budget), paper (200 epochs, 50 splits, cuda, schedules as published).
+    /// schedules as published), paper (200 epochs, 50 splits, cuda, schedules as published).
     #[arg(long, default_value = "cpu")]
     profile: String,
     /// Methods (presets), comma-separated (default: the seven of the paper's table).
