@@ -78,13 +78,10 @@ impl CountMatrix {
     pub fn classes_covered(&self) -> usize {
         let mut covered = vec![false; self.cols];
         for r in (0..self.rows).map(|r| self.row(r)) {
-            let best = r.iter().enumerate().fold(None, |best: Option<(usize, u64)>, (k, &n)| match best {
-                Some((_, m)) if m >= n => best,
-                _ if n > 0 => Some((k, n)),
-                _ => best,
-            });
-            if let Some((k, _)) = best {
-                covered[k] = true;
+            let most = r.iter().copied().max().unwrap_or(0);
+            if most > 0 {
+                // `position` finds the first maximum: ties go to the lowest class index.
+                covered[r.iter().position(|&n| n == most).expect("the maximum is in the row")] = true;
             }
         }
         covered.iter().filter(|&&c| c).count()
