@@ -84,6 +84,10 @@ struct RunArgs {
     /// Step cap per cell (overrides the profile's).
     #[arg(long)]
     max_steps: Option<u64>,
+    /// Evaluate every this many epochs during training (overrides the profile's; long
+    /// runs: the convergence curve at a fraction of the evaluation time).
+    #[arg(long)]
+    eval_every: Option<u64>,
     /// cpu, cuda, cuda:N or metal (GPU ones build einfo with the matching feature).
     #[arg(long)]
     device: Option<String>,
@@ -143,6 +147,9 @@ fn matrix(a: &RunArgs) -> Result<Matrix> {
     }
     if let Some(s) = a.max_steps {
         budget.max_steps = Some(s);
+    }
+    if let Some(e) = a.eval_every {
+        budget.eval_every_epochs = e;
     }
     if let Some(d) = &a.device {
         budget.device = d.clone();

@@ -63,8 +63,8 @@ impl InfoGanMethod {
         };
         let o = &cfg.optim;
         let mut g_vars = named_trainable(&nets.g_vars);
-        if cfg.prior.kind != PriorKind::Gumbel {
-            // A fixed prior has no parameters: keep θ out of the optimiser.
+        if cfg.prior.kind != PriorKind::Gumbel || !cfg.prior.learnable {
+            // A fixed or frozen prior has no trained parameters: keep θ out of the optimiser.
             g_vars.retain(|(n, _)| !n.starts_with("prior."));
         }
         let mut opt_g = Adam::new(g_vars, AdamParams { lr: o.lr_g, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?;
@@ -95,7 +95,7 @@ impl InfoGanMethod {
     }
 
     fn learnable(&self) -> bool {
-        matches!(self.prior, L::Prior::Gumbel(_))
+        matches!(self.prior, L::Prior::Gumbel(_)) && self.cfg.prior.learnable
     }
 }
 

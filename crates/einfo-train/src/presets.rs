@@ -6,7 +6,7 @@ use crate::error::{Result, TrainError};
 
 macro_rules! presets {
     ($($name:literal),* $(,)?) => {
-        /// Preset names, in the order of the paper's table (then the extras).
+        /// Preset names, in the order of the paper's table (then the controls, then the extras).
         pub const NAMES: &[&str] = &[$($name),*];
         const TEXTS: &[&str] = &[$(include_str!(concat!("../../../experiments/presets/", $name, ".toml"))),*];
     };
@@ -20,6 +20,8 @@ presets![
     "gumbel-trans",
     "elastic",
     "jointvae",
+    "uniform-trans",
+    "elastic-frozen-prior",
     "elastic-ntxent",
     "elastic-fast-prior",
     "elastic-em"
@@ -27,6 +29,11 @@ presets![
 
 /// The seven methods of the paper's ablation table.
 pub const PAPER_METHODS: &[&str] = &["uniform", "ground-truth", "ground-truth-trans", "gumbel", "gumbel-trans", "elastic", "jointvae"];
+
+/// Controls (not paper rows): each removes one cause of `elastic`'s gain over `uniform`.
+/// `uniform-trans` keeps only L_trans; `elastic-frozen-prior` keeps L_trans, L_ent and the soft
+/// Gumbel codes with θ frozen at uniform.
+pub const CONTROLS: &[&str] = &["uniform-trans", "elastic-frozen-prior"];
 
 /// The TOML text of a preset.
 pub fn preset_text(name: &str) -> Result<&'static str> {

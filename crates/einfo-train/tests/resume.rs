@@ -57,6 +57,17 @@ fn presets_and_overrides() {
     let same = presets::load("elastic").unwrap().with_overrides(&["method=\"elastic-fast-prior\"".into(), "prior.lr=0.003".into()]).unwrap();
     assert_eq!(fast, same);
     assert_ne!(fast.prior.lr, presets::load("elastic").unwrap().prior.lr);
+    // The controls differ from their parents in exactly the lever they remove.
+    let frozen = presets::load("elastic-frozen-prior").unwrap();
+    let frozen_as = presets::load("elastic").unwrap().with_overrides(&["method=\"elastic-frozen-prior\"".into(), "prior.learnable=false".into()]).unwrap();
+    assert_eq!(frozen, frozen_as);
+    let ut = presets::load("uniform-trans").unwrap();
+    let ut_as = presets::load("uniform").unwrap().with_overrides(&["method=\"uniform-trans\"".into(), "losses.trans_weight=10.0".into()]).unwrap();
+    assert_eq!(ut, ut_as);
+    for bad in [["prior.learnable=false", "prior.kind=uniform"], ["prior.learnable=false", "prior.em_weight=1.0"], ["prior.learnable=false", "prior.lr=0.01"]] {
+        let err = presets::load("elastic").unwrap().with_overrides(&bad.map(String::from)).unwrap_err().to_string();
+        assert!(err.contains("prior.learnable = false"), "{bad:?}: {err}");
+    }
     let cfg = presets::load("elastic").unwrap().with_overrides(&["losses.trans=nt-xent".into(), "train.epochs=7".into(), "prior.lr=0.01".into()]).unwrap();
     assert_eq!(cfg.train.epochs, 7);
     assert_eq!(cfg.prior.lr, Some(0.01));
@@ -65,4 +76,27 @@ fn presets_and_overrides() {
     assert!(presets::load("elastic").unwrap().with_overrides(&["train.batch_size=1".into()]).is_err());
     assert!(presets::load("elastic").unwrap().with_overrides(&["nokey".into()]).is_err());
     assert!(presets::load("missing").is_err());
+}
+
+/// θ in the newest checkpoint of a run.
+fn theta(run: &Path) -> Vec<f32> {
+    let (_, ckpt) = einfo_train::checkpoint::latest(run).unwrap().unwrap();
+    let t = candle_core::safetensors::load(ckpt.join("g.safetensors"), &candle_core::Device::Cpu).unwrap();
+    t["prior.logits"].to_vec1::<f32>().unwrap()
+}
+
+#[test]
+fn frozen_prior_keeps_theta_and_elastic_moves_it() {
+    // The control freezes θ (the optimiser never sees it); `elastic` trains it at lr_g, so
+    // after 3 Adam steps each logit has moved by about 3 · 2e-4 (Adam's step ≈ lr).
+    let over = ["train.batch_size=16".to_string(), "train.max_steps=3".into()];
+    let mut moved = Vec::new();
+    for preset in ["elastic-frozen-prior", "elastic"] {
+        let dir = tmp(&format!("theta-{preset}"));
+        train(&presets::load(preset).unwrap().with_overrides(&over).unwrap(), &dir, &opts(true)).unwrap();
+        moved.push(theta(&dir).iter().map(|v| v.abs()).fold(0.0f32, f32::max));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    assert_eq!(moved[0], 0.0, "elastic-frozen-prior moved θ");
+    assert!(moved[1] > 1e-4 && moved[1] < 1e-3, "elastic's θ moved {} (expected ~6e-4)", moved[1]);
 }

@@ -146,6 +146,14 @@ impl Config {
         if self.prior.em_weight > 0.0 && self.prior.kind != PriorKind::Gumbel {
             return bad("prior.em_weight > 0 trains the prior's logits: it needs prior.kind = \"gumbel\"".into());
         }
+        if !self.prior.learnable {
+            if self.prior.kind != PriorKind::Gumbel {
+                return bad("prior.learnable = false freezes the Gumbel prior's logits: it needs prior.kind = \"gumbel\" (the other priors are fixed already)".into());
+            }
+            if self.prior.em_weight > 0.0 || self.prior.lr.is_some() {
+                return bad("prior.learnable = false: drop prior.em_weight and prior.lr, which train the logits".into());
+            }
+        }
         if let Some(lr) = self.prior.lr {
             if !(lr > 0.0 && lr.is_finite()) {
                 return bad(format!("prior.lr = {lr}: must be a positive number"));

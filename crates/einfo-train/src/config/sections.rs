@@ -37,6 +37,10 @@ pub struct PriorConfig {
     pub kind: PriorKind,
     /// Gumbel-Softmax temperature τ of the learnable prior.
     pub tau: f64,
+    /// `false`: the Gumbel prior's logits θ stay at their initial value (0, the uniform
+    /// prior) — the same soft Gumbel-Softmax codes, nothing learned (the
+    /// `elastic-frozen-prior` control). Only for `kind = "gumbel"`.
+    pub learnable: bool,
     /// Feed G a straight-through one-hot sample instead of the soft sample.
     pub straight_through: bool,
     /// Learning rate of the prior logits; `None` uses `optim.lr_g` (the authors' setting).
@@ -70,6 +74,7 @@ impl Default for PriorConfig {
         PriorConfig {
             kind: PriorKind::Gumbel,
             tau: 0.1,
+            learnable: true,
             straight_through: false,
             lr: None,
             tau_final: None,
