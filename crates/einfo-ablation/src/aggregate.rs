@@ -136,11 +136,18 @@ pub struct Written {
     pub not_included: Vec<String>,
 }
 
+/// Is `name` a plain file name for the outputs (`<name>.md`, `<name>.csv`, `<name>/`)?
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 /// Aggregate the matrix under `root` into `out_dir/<name>.{md,csv}` and `out_dir/<name>/`.
-/// `command` is how the aggregation was invoked (written into the report).
+/// `command` is how the aggregation was invoked (written into the report). The figures and
+/// per-cell copies are written into a staging directory that replaces `<name>/` in one
+/// rename once complete, so a failure leaves the previous results as they were.
 pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Result<Written> {
-    if name.is_empty() || name.contains('/') {
-        return Err(AblationError::Invalid(format!("--name '{name}': give a plain file name")));
+    if !plain_name(name) {
+        return Err(AblationError::Invalid(format!("--name '{name}': give a plain file name (letters, digits, '-', '_', '.', not starting with '.')")));
     }
     let (mut results, not_included) = collect(root)?;
     if results.is_empty() {
@@ -148,15 +155,49 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
     }
     results.sort_by_key(|r| (method_order(&r.cell.method), r.cell.split, r.cell.seed));
     let rows = rows(&results);
-    let dir = out_dir.join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+    let stage = out_dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    if stage.exists() {
+        std::fs::remove_dir_all(&stage).map_err(io_err(&stage))?;
     }
-    std::fs::create_dir_all(dir.join("cells")).map_err(io_err(&dir))?;
-
+    let pictures = match write_figures(&stage, &results, &rows) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&stage);
+            return Err(e);
+        }
+    };
+    replace_dir(&stage, &out_dir.join(name))?;
     let csv_path = out_dir.join(format!("{name}.csv"));
+    write_rows_csv(&csv_path, &rows)?;
+    let md_path = out_dir.join(format!("{name}.md"));
+    let md = markdown(name, root, command, &results, &rows, &not_included, &pictures)?;
+    std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
+    Ok(Written { markdown: md_path, csv: csv_path, cells: results.len(), not_included })
+}
+
+/// Move `stage` to `dir`, replacing what was there only once `stage` is in place.
+fn replace_dir(stage: &Path, dir: &Path) -> Result<()> {
+    let old = dir.with_file_name(format!(".{}.old-{}", dir.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let had = dir.exists();
+    if had {
+        std::fs::rename(dir, &old).map_err(io_err(dir))?;
+    }
+    if let Err(e) = std::fs::rename(stage, dir) {
+        if had {
+            let _ = std::fs::rename(&old, dir);
+        }
+        return Err(io_err(dir)(e));
+    }
+    if had {
+        std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+    }
+    Ok(())
+}
+
+/// The per-method table, one row per (method, budget).
+fn write_rows_csv(path: &Path, rows: &[Row]) -> Result<()> {
     write_csv(
-        &csv_path,
+        path,
         rows.iter().map(|r| RowCsv {
             method: &r.method,
             epochs: r.epochs,
@@ -178,7 +219,13 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
             generated_accuracy_mean: r.generated_accuracy.mean,
             generated_accuracy_std: r.generated_accuracy.std,
         }),
-    )?;
+    )
+}
+
+/// Everything under `<name>/`: cells.csv, paired.csv, each cell's metrics and curve, the
+/// figures. Returns the figures with their captions.
+fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec<(String, String)>> {
+    std::fs::create_dir_all(dir.join("cells")).map_err(io_err(dir))?;
     write_csv(
         &dir.join("cells.csv"),
         results.iter().map(|r| CellCsv {
@@ -198,8 +245,8 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
             git_commit: r.report.git_commit.as_deref().unwrap_or("unknown"),
         }),
     )?;
-    write_csv(&dir.join("paired.csv"), crate::stats::paired_rows(&results, &rows))?;
-    for r in &results {
+    write_csv(&dir.join("paired.csv"), crate::stats::paired_rows(results, rows))?;
+    for r in results {
         let to = dir.join("cells").join(r.cell.id().replace('/', "-"));
         std::fs::create_dir_all(&to).map_err(io_err(&to))?;
         for f in ["metrics.json", "eval.csv"] {
@@ -208,17 +255,14 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
             }
         }
     }
-    let mut pictures = crate::plots::draw_all(&results, &dir)?;
-    if crate::paired_plot::draw(&results, &rows, &dir.join("paired.svg")).map_err(crate::plots::plot_err("paired.svg"))? {
+    let mut pictures = crate::plots::draw_all(results, dir)?;
+    if crate::paired_plot::draw(results, rows, &dir.join("paired.svg")).map_err(crate::plots::plot_err("paired.svg"))? {
         pictures.push((
             "paired.svg".into(),
             "Paired NMI differences to each reference: grey dots are single cells, circles the mean over cells with its 95% interval, triangles the mean over splits (seeds averaged first) with its interval.".into(),
         ));
     }
-    let md_path = out_dir.join(format!("{name}.md"));
-    let md = markdown(name, root, command, &results, &rows, &not_included, &pictures)?;
-    std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
-    Ok(Written { markdown: md_path, csv: csv_path, cells: results.len(), not_included })
+    Ok(pictures)
 }
 
 fn markdown(

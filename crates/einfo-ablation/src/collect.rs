@@ -4,26 +4,12 @@ use std::path::{Path, PathBuf};
 
 use einfo_train::eval::EvalReport;
 use einfo_train::setup::{split_len, total_steps};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{io_err, AblationError, Result};
 use crate::matrix::Cell;
 
-/// One point of a cell's convergence curve (a row of its `eval.csv`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CurvePoint {
-    pub step: u64,
-    pub epoch: u64,
-    pub ent: f64,
-    pub nmi_geometric: f64,
-    pub nmi_arithmetic: f64,
-    pub generated_accuracy: f64,
-    pub prior_rmse: f64,
-    pub real_cluster_accuracy: f64,
-    /// Absent in curves written before the column existed.
-    #[serde(default)]
-    pub prior_rmse_sorted: Option<f64>,
-}
+/// One point of a cell's convergence curve (a row of its `eval.csv`, defined by its writer).
+pub use einfo_train::curve::CurvePoint;
 
 /// An evaluated cell.
 #[derive(Debug, Clone)]
@@ -34,13 +20,9 @@ pub struct CellResult {
     pub curve: Vec<CurvePoint>,
 }
 
-/// Read a cell's `eval.csv` (empty when it has none).
+/// Read a cell's `eval.csv` (empty when it has none; rows cut short are skipped).
 pub fn read_curve(path: &Path) -> Result<Vec<CurvePoint>> {
-    if !path.exists() {
-        return Ok(vec![]);
-    }
-    let mut r = csv::Reader::from_path(path).map_err(|e| AblationError::File { path: path.into(), detail: e.to_string() })?;
-    r.deserialize().map(|row| row.map_err(|e| AblationError::File { path: path.into(), detail: format!("bad eval.csv row: {e}") })).collect()
+    einfo_train::curve::read(path).map_err(|e| AblationError::File { path: path.into(), detail: e.to_string() })
 }
 
 fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
@@ -55,8 +37,8 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// Every cell under `root` (`<method>/split<k>/seed<s>/`) evaluated at the end of its
-/// budget; the ids of cells that are not (still running, interrupted, never evaluated)
-/// come back separately.
+/// budget; the ids of cells that are not (still running, interrupted, never evaluated,
+/// or unreadable — then with the reason) come back separately.
 pub fn collect(root: &Path) -> Result<(Vec<CellResult>, Vec<String>)> {
     if !root.is_dir() {
         return Err(AblationError::Invalid(format!("{} does not exist: run `cargo xtask run-ablations` first (or pass --root)", root.display())));
@@ -67,22 +49,26 @@ pub fn collect(root: &Path) -> Result<(Vec<CellResult>, Vec<String>)> {
             for (_, cdir) in subdirs(&sdir)? {
                 let rel = cdir.strip_prefix(root).unwrap_or(&cdir).display().to_string();
                 let Ok(cell) = Cell::parse(&rel) else { continue };
-                let mpath = cdir.join("metrics.json");
-                let report: Option<EvalReport> = match std::fs::read_to_string(&mpath) {
-                    Ok(t) => Some(
-                        serde_json::from_str(&t).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?,
-                    ),
-                    Err(_) => None,
-                };
-                match report {
-                    Some(r) if r.step == total_steps(&r.config, split_len(&r.config)?) => {
-                        let curve = read_curve(&cdir.join("eval.csv"))?;
-                        done.push(CellResult { cell, dir: cdir, report: r, curve });
-                    }
-                    _ => not_done.push(cell.id()),
+                match read_cell(&cdir) {
+                    Ok(Some((report, curve))) => done.push(CellResult { cell, dir: cdir, report, curve }),
+                    Ok(None) => not_done.push(cell.id()),
+                    // One damaged cell is listed, not fatal to the whole matrix.
+                    Err(e) => not_done.push(format!("{} (unreadable: {e})", cell.id())),
                 }
             }
         }
     }
     Ok((done, not_done))
+}
+
+/// A finished, evaluated cell's report and curve; `None` while it is unfinished or not
+/// evaluated.
+fn read_cell(cdir: &Path) -> Result<Option<(EvalReport, Vec<CurvePoint>)>> {
+    let mpath = cdir.join("metrics.json");
+    let Ok(text) = std::fs::read_to_string(&mpath) else { return Ok(None) };
+    let report: EvalReport = serde_json::from_str(&text).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?;
+    if report.step != total_steps(&report.config, split_len(&report.config)?) {
+        return Ok(None);
+    }
+    Ok(Some((report, read_curve(&cdir.join("eval.csv"))?)))
 }

@@ -3,11 +3,14 @@
 //!
 //! ```text
 //! checkpoints/step-00000500/
-//!   state.json            position, RNG positions, optimiser steps, learned prior
+//!   state.json            position, RNG positions, optimiser steps, learned prior, and
+//!                         the sha256 of every other file (verified before loading)
 //!   <group>.safetensors   weights (and BatchNorm buffers) of each parameter group
 //!   opt-<group>.safetensors  Adam moments
+//!   config.toml           the run's config at this step
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +32,10 @@ pub struct TrainState {
     pub optimiser_steps: Vec<u64>,
     /// The learned (or fixed) prior at this step.
     pub prior: Vec<f64>,
+    /// sha256 of every other file of the checkpoint, by name (absent in checkpoints written
+    /// before it was recorded: those are loaded unchecked).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
 }
 
 pub fn checkpoints_dir(run: &Path) -> PathBuf {
@@ -84,9 +91,10 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
         if crate::signal::kill_in_checkpoint(state.step) {
             crate::signal::crash();
         }
+        std::fs::write(tmp.join("config.toml"), config).map_err(io_err(final_dir.join("config.toml")))?;
+        state.files = digests(&tmp)?;
         let json = serde_json::to_string_pretty(&state).expect("state serialises");
         std::fs::write(tmp.join("state.json"), json).map_err(io_err(final_dir.join("state.json")))?;
-        std::fs::write(tmp.join("config.toml"), config).map_err(io_err(final_dir.join("config.toml")))?;
         for e in std::fs::read_dir(&tmp).map_err(io_err(&final_dir))?.filter_map(|e| e.ok()) {
             std::fs::File::open(e.path()).and_then(|f| f.sync_all()).map_err(io_err(final_dir.join(e.file_name())))?;
         }
@@ -118,6 +126,45 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
     Ok(final_dir)
 }
 
+/// sha256 of every file in a checkpoint directory but `state.json`, by name.
+fn digests(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(dir).map_err(io_err(dir))?.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name != "state.json" {
+            let bytes = std::fs::read(e.path()).map_err(io_err(e.path()))?;
+            files.insert(name, einfo_data::source::sha256_hex(&bytes));
+        }
+    }
+    Ok(files)
+}
+
+/// Check a checkpoint against its `state.json`: the step is its directory's, and every
+/// file has the sha256 recorded when it was written (a flipped bit, a truncated or edited
+/// file, a missing or an added one are refused).
+pub fn verify(ckpt: &Path, state: &TrainState) -> Result<()> {
+    let bad = |detail: String| Err(TrainError::Checkpoint { path: ckpt.into(), detail });
+    let name = ckpt.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if step_of(&name) != Some(state.step) {
+        return bad(format!("state.json says step {}, the directory {name}", state.step));
+    }
+    if state.files.is_empty() {
+        return Ok(());
+    }
+    let found = digests(ckpt)?;
+    for (file, sha) in &state.files {
+        match found.get(file) {
+            None => return bad(format!("{file} is missing")),
+            Some(h) if h != sha => return bad(format!("{file} does not match the sha256 recorded when it was written (damaged)")),
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = found.keys().find(|f| !state.files.contains_key(*f)) {
+        return bad(format!("{extra} was not written with this checkpoint"));
+    }
+    Ok(())
+}
+
 /// The run config a checkpoint recorded (`None` for checkpoints written before it was).
 pub fn saved_config(ckpt: &Path) -> Option<String> {
     std::fs::read_to_string(ckpt.join("config.toml")).ok()
@@ -139,7 +186,7 @@ mod tests {
     use super::*;
 
     fn state(step: u64) -> TrainState {
-        TrainState { step, epoch: 0, batch_in_epoch: 0, noise_pos: "0".into(), augment_pos: "0".into(), optimiser_steps: vec![], prior: vec![] }
+        TrainState { step, epoch: 0, batch_in_epoch: 0, noise_pos: "0".into(), augment_pos: "0".into(), optimiser_steps: vec![], prior: vec![], files: BTreeMap::new() }
     }
 
     #[test]
@@ -158,6 +205,38 @@ mod tests {
         assert!(save(&run, state(30), "", 2, |_| Err(TrainError::Config("disk full".into()))).is_err());
         assert!(!checkpoints_dir(&run).join(format!(".tmp-step-00000030-{}", std::process::id())).exists(), "a failed write leaves no temporary directory");
         assert_eq!(latest(&run).unwrap().unwrap().0, 20);
+        std::fs::remove_dir_all(&run).unwrap();
+    }
+
+    #[test]
+    fn every_file_is_checked_against_its_recorded_digest() {
+        let run = std::env::temp_dir().join(format!("einfo-ckpt-sha-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run);
+        let ck = save(&run, state(7), "cfg", 2, |d| {
+            std::fs::write(d.join("g.safetensors"), [1u8, 2, 3, 4]).unwrap();
+            Ok(vec![])
+        })
+        .unwrap();
+        let st = load_state(&ck).unwrap();
+        assert_eq!(st.files.len(), 2, "g.safetensors and config.toml: {:?}", st.files);
+        verify(&ck, &st).unwrap();
+        // Every byte of every file matters: flip one bit in each position in turn.
+        for i in 0..4 {
+            let mut b = vec![1u8, 2, 3, 4];
+            b[i] ^= 1;
+            std::fs::write(ck.join("g.safetensors"), &b).unwrap();
+            assert!(verify(&ck, &st).unwrap_err().to_string().contains("g.safetensors does not match"));
+        }
+        std::fs::write(ck.join("g.safetensors"), [1u8, 2, 3, 4]).unwrap();
+        std::fs::write(ck.join("config.toml"), "cfg ").unwrap();
+        assert!(verify(&ck, &st).is_err(), "an edited config.toml");
+        std::fs::write(ck.join("config.toml"), "cfg").unwrap();
+        std::fs::write(ck.join("extra.safetensors"), "x").unwrap();
+        assert!(verify(&ck, &st).unwrap_err().to_string().contains("extra.safetensors"));
+        std::fs::remove_file(ck.join("extra.safetensors")).unwrap();
+        let mut moved = st.clone();
+        moved.step = 999;
+        assert!(verify(&ck, &moved).unwrap_err().to_string().contains("step 999"));
         std::fs::remove_dir_all(&run).unwrap();
     }
 }

@@ -61,6 +61,7 @@ impl Checkpointer {
             augment_pos: ap.to_string(),
             optimiser_steps: vec![],
             prior: method.prior()?,
+            files: Default::default(),
         };
         let dir = checkpoint::save(&self.run_dir, state, &self.config, self.keep, |dir| method.save(dir))?;
         self.last = Some((at.step, dir.clone()));

@@ -17,51 +17,78 @@ use einfo_tensor::seeded_var_builder;
 
 use crate::error::{io_err, Result, TrainError};
 
-/// Where the committed classifier of a data set lives, relative to the repository.
+/// The committed classifiers, compiled into the binary (1.7 MB each) so that it evaluates
+/// from anywhere: no path of the build machine is needed at run time.
+const MNIST_WEIGHTS: &[u8] = include_bytes!("../../../datasets/classifiers/mnist-lenet.safetensors");
+const MNIST_SHA: &str = include_str!("../../../datasets/classifiers/mnist-lenet.sha256");
+const FASHION_WEIGHTS: &[u8] = include_bytes!("../../../datasets/classifiers/fashion-mnist-lenet.safetensors");
+const FASHION_SHA: &str = include_str!("../../../datasets/classifiers/fashion-mnist-lenet.sha256");
+
+/// Largest weights file a classifier may be read from (the committed ones are 1.7 MB).
+pub const MAX_WEIGHTS_BYTES: u64 = 64 << 20;
+
+/// Where the committed classifier of a data set lives in the repository: what results
+/// record for it (the same string on every machine; its sha256 is recorded beside it), and
+/// where `einfo classifier train` writes by default when run from the repository's root.
 pub fn committed_path(kind: DatasetKind) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/classifiers").join(format!("{}-lenet.safetensors", kind.name()))
+    PathBuf::from("datasets/classifiers").join(format!("{}-lenet.safetensors", kind.name()))
 }
 
-/// How results record a classifier's file: relative to the repository when it lies in it
-/// (the committed ones: `datasets/classifiers/…`), so that a `metrics.json` names the same
-/// file on every machine (its sha256 is recorded beside it); else the path as given.
-pub fn recorded_path(path: &std::path::Path) -> String {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    match (path.canonicalize(), repo.canonicalize()) {
-        (Ok(p), Ok(r)) => p.strip_prefix(&r).map(|rel| rel.display().to_string()).unwrap_or_else(|_| path.display().to_string()),
-        _ => path.display().to_string(),
+fn committed(kind: DatasetKind) -> (&'static [u8], &'static str) {
+    match kind {
+        DatasetKind::Mnist => (MNIST_WEIGHTS, MNIST_SHA),
+        DatasetKind::FashionMnist => (FASHION_WEIGHTS, FASHION_SHA),
     }
 }
 
-/// A loaded classifier and the sha256 of its weights file.
+fn first_word(s: &str) -> String {
+    s.split_whitespace().next().unwrap_or("").to_string()
+}
+
+/// A loaded classifier, the sha256 of its weights and how results name it.
 pub struct Classifier {
     pub net: LeNet,
     pub sha256: String,
-    pub path: PathBuf,
+    /// `datasets/classifiers/<data set>-lenet.safetensors` for a committed one, else the
+    /// file's path as given.
+    pub recorded_path: String,
 }
 
 impl Classifier {
-    /// Load weights, checking the file's sha256 against `<file>.sha256` (when present, or
-    /// against `expected`) and every tensor's shape.
+    /// The committed classifier of a data set, from the copy compiled into the binary.
+    pub fn committed(kind: DatasetKind, device: &Device) -> Result<Classifier> {
+        let (bytes, sha_file) = committed(kind);
+        Classifier::from_bytes(bytes, &committed_path(kind).display().to_string(), Some(&first_word(sha_file)), device)
+    }
+
+    /// Load weights from a file (a regular file of at most [`MAX_WEIGHTS_BYTES`]), checking
+    /// its sha256 against `<file>.sha256` (when present, or against `expected`) and every
+    /// tensor's shape.
     pub fn load(path: &Path, expected: Option<&str>, device: &Device) -> Result<Classifier> {
-        let bytes = std::fs::read(path).map_err(io_err(path))?;
-        let sha = einfo_data::source::sha256_hex(&bytes);
+        let bytes = crate::bounded_read::read_regular(path, MAX_WEIGHTS_BYTES)?;
         let recorded = match expected {
             Some(e) => Some(e.to_string()),
-            None => std::fs::read_to_string(path.with_extension("sha256")).ok().map(|s| s.split_whitespace().next().unwrap_or("").to_string()),
+            None => std::fs::read_to_string(path.with_extension("sha256")).ok().map(|s| first_word(&s)),
         };
-        if let Some(r) = recorded {
+        Classifier::from_bytes(&bytes, &path.display().to_string(), recorded.as_deref(), device)
+    }
+
+    fn from_bytes(bytes: &[u8], name: &str, expected_sha: Option<&str>, device: &Device) -> Result<Classifier> {
+        let bad = |detail: String| TrainError::Checkpoint { path: name.into(), detail };
+        let sha = einfo_data::source::sha256_hex(bytes);
+        if let Some(r) = expected_sha {
             if r != sha {
-                return Err(TrainError::Checkpoint {
-                    path: path.into(),
-                    detail: format!("classifier sha256 {sha} does not match the recorded {r}: restore the file or retrain with `einfo classifier train`"),
-                });
+                return Err(bad(format!("classifier sha256 {sha} does not match the recorded {r}: restore the file or retrain with `einfo classifier train`")));
             }
         }
-        let mut vars = VarMap::new();
+        let vars = VarMap::new();
         let net = LeNet::new(seeded_var_builder(&vars, 0, device).pp("lenet"), 1, 10)?;
-        vars.load(path).map_err(|e| TrainError::Checkpoint { path: path.into(), detail: format!("not a LeNet classifier: {e}") })?;
-        Ok(Classifier { net, sha256: sha, path: path.into() })
+        let tensors = candle_core::safetensors::load_buffer(bytes, device).map_err(|e| bad(format!("not a LeNet classifier: {}", crate::error::first_line(&e.to_string()))))?;
+        for (vname, var) in vars.data().lock().expect("the var map is not shared yet").iter() {
+            let t = tensors.get(vname).ok_or_else(|| bad(format!("not a LeNet classifier: no tensor '{vname}'")))?;
+            var.set(t).map_err(|e| bad(format!("not a LeNet classifier: '{vname}': {}", crate::error::first_line(&e.to_string()))))?;
+        }
+        Ok(Classifier { net, sha256: sha, recorded_path: name.to_string() })
     }
 
     /// Predicted classes of NHWC images in `[-1, 1]`, in batches.
@@ -150,12 +177,32 @@ pub fn train_classifier(kind: DatasetKind, sgd: SgdConfig, out: &Path, opts: &Da
 }
 
 #[cfg(test)]
-mod recorded_path_tests {
+mod tests {
     use super::*;
 
     #[test]
-    fn committed_classifiers_are_recorded_relative_to_the_repository() {
-        assert_eq!(recorded_path(&committed_path(DatasetKind::Mnist)), "datasets/classifiers/mnist-lenet.safetensors");
-        assert_eq!(recorded_path(std::path::Path::new("/nonexistent/x.safetensors")), "/nonexistent/x.safetensors");
+    fn committed_classifiers_are_embedded_and_named_by_their_repository_path() {
+        for kind in [DatasetKind::Mnist, DatasetKind::FashionMnist] {
+            let c = Classifier::committed(kind, &Device::Cpu).unwrap();
+            assert_eq!(c.recorded_path, format!("datasets/classifiers/{}-lenet.safetensors", kind.name()));
+            assert_eq!(c.sha256, first_word(committed(kind).1));
+        }
+        // No path of the build machine is compiled in.
+        assert!(committed_path(DatasetKind::Mnist).is_relative());
+    }
+
+    #[test]
+    fn a_file_with_the_wrong_hash_or_shape_is_refused() {
+        let dir = std::env::temp_dir().join(format!("einfo-classifier-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.safetensors");
+        std::fs::write(&p, MNIST_WEIGHTS).unwrap();
+        assert!(Classifier::load(&p, None, &Device::Cpu).is_ok(), "no .sha256 beside it: loads");
+        let e = Classifier::load(&p, Some("00"), &Device::Cpu).err().unwrap().to_string();
+        assert!(e.contains("does not match"), "{e}");
+        std::fs::write(&p, b"not safetensors").unwrap();
+        let e = Classifier::load(&p, None, &Device::Cpu).err().unwrap().to_string();
+        assert!(e.contains("not a LeNet classifier"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use candle_core::Device;
 use crate::classifier::Classifier;
 use crate::config::Config;
 use crate::error::Result;
-use crate::eval::{append_curve, load_classifier, measure, Measurement};
+use crate::eval::{load_classifier, measure, Measurement};
 use crate::method::Method;
 use crate::trainer::Trainer;
 
@@ -32,7 +32,7 @@ impl EpochEval {
     pub fn after_epoch(&self, method: &dyn Method, run: &Trainer<'_>, epoch: u64, step: u64) -> Result<Option<Measurement>> {
         let Some(c) = self.classifier.as_ref().filter(|_| epoch % self.every == 0) else { return Ok(None) };
         let m = measure(method, run.cfg.model, run.data, run.split, c, &run.cfg.eval, run.device)?;
-        append_curve(&self.run_dir, step, epoch, &m)?;
+        crate::curve::append(&self.run_dir, &m.curve_point(step, epoch))?;
         Ok(Some(m))
     }
 }

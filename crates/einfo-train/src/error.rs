@@ -45,7 +45,7 @@ pub enum TrainError {
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
 /// The first line of an error (candle appends a backtrace when RUST_BACKTRACE is set).
-fn first_line(e: &impl std::fmt::Display) -> String {
+pub(crate) fn first_line(e: &impl std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or("").to_string()
 }
 

@@ -10,7 +10,6 @@
 //! schedule and appends a row to `eval.csv`, the run's convergence curve); [`evaluate`]
 //! runs it on a run's newest checkpoint and writes `metrics.json`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
@@ -19,9 +18,9 @@ use einfo_metrics::{cluster_accuracy, ent, hungarian, nmi, prior_rmse, sorted_pr
 use einfo_models::to_nhwc;
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{committed_path, Classifier};
+use crate::classifier::Classifier;
 use crate::config::{Config, EvalConfig, ModelKind};
-use crate::error::{io_err, Result, TrainError};
+use crate::error::{Result, TrainError};
 use crate::method::Method;
 use crate::noise::NoiseSource;
 use crate::setup::{load_run, prepare_data};
@@ -119,17 +118,18 @@ pub fn git_commit() -> Option<String> {
     Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
-/// The evaluation classifier of a config's data set (the committed one unless `path`).
+/// The evaluation classifier of a config's data set: the committed one (compiled into the
+/// binary) unless `path` names another.
 pub fn load_classifier(cfg: &Config, path: Option<&Path>, device: &Device) -> Result<Classifier> {
     let kind: DatasetKind = cfg.data.dataset.parse()?;
-    let path = path.map(Path::to_path_buf).unwrap_or_else(|| committed_path(kind));
-    if !path.is_file() {
-        return Err(TrainError::Config(format!(
-            "no evaluation classifier for {kind} at {}: train one with `einfo classifier train --dataset {kind}`, or set eval.every_epochs=0",
+    match path {
+        None => Classifier::committed(kind, device),
+        Some(path) if !path.is_file() => Err(TrainError::Config(format!(
+            "no evaluation classifier at {}: name a weights file (`einfo classifier train --dataset {kind} --out FILE` makes one), or leave --classifier out for the committed one",
             path.display()
-        )));
+        ))),
+        Some(path) => Classifier::load(path, None, device),
     }
-    Classifier::load(&path, None, device)
 }
 
 /// The split's real images the cluster accuracy uses: all, or an evenly strided subset.
@@ -209,36 +209,21 @@ pub fn measure(
     })
 }
 
-/// Header of `eval.csv`, the convergence curve of a run.
-pub const CURVE_HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy,prior_rmse_sorted";
-
-/// Does `<run>/eval.csv` have a point for `step`?
-pub fn curve_has(run_dir: &Path, step: u64) -> bool {
-    let text = std::fs::read_to_string(run_dir.join("eval.csv")).unwrap_or_default();
-    text.lines().skip(1).any(|l| l.split(',').next() == Some(step.to_string().as_str()))
-}
-
-/// Append a measurement to `<run>/eval.csv` (once per step: a row for `step` already there is kept).
-pub fn append_curve(run_dir: &Path, step: u64, epoch: u64, m: &Measurement) -> Result<()> {
-    let path = run_dir.join("eval.csv");
-    let header: Vec<String> = CURVE_HEADER.split(',').map(str::to_string).collect();
-    crate::train_log::align_csv(&path, &header)?;
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    if text.lines().skip(1).any(|l| l.split(',').next() == Some(step.to_string().as_str())) {
-        return Ok(());
+impl Measurement {
+    /// This measurement as a point of the run's convergence curve (`eval.csv`).
+    pub fn curve_point(&self, step: u64, epoch: u64) -> crate::curve::CurvePoint {
+        crate::curve::CurvePoint {
+            step,
+            epoch,
+            ent: self.ent,
+            nmi_geometric: self.nmi.geometric,
+            nmi_arithmetic: self.nmi.arithmetic,
+            generated_accuracy: self.matching.accuracy,
+            prior_rmse: self.prior_rmse,
+            real_cluster_accuracy: self.real_cluster_accuracy,
+            prior_rmse_sorted: Some(self.prior_rmse_sorted),
+        }
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
-    let mut out = String::new();
-    if text.is_empty() {
-        out.push_str(CURVE_HEADER);
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "{step},{epoch},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
-        m.ent, m.nmi.geometric, m.nmi.arithmetic, m.matching.accuracy, m.prior_rmse, m.real_cluster_accuracy, m.prior_rmse_sorted
-    ));
-    f.write_all(out.as_bytes()).map_err(io_err(&path))?;
-    Ok(())
 }
 
 /// Evaluate the newest checkpoint of a run: write `<run>/metrics.json` and add the point
@@ -256,7 +241,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
     let (data, split) = prepare_data(&cfg, data_opts)?;
     let truth = split.frequencies();
     let m = measure(run.method.as_ref(), cfg.model, &data, &split, &classifier, &settings, &device)?;
-    append_curve(run_dir, state.step, state.epoch, &m)?;
+    crate::curve::append(run_dir, &m.curve_point(state.step, state.epoch))?;
     let report = EvalReport {
         method: cfg.method.clone(),
         step: state.step,
@@ -278,7 +263,7 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
         prior_rmse_sorted: Some(m.prior_rmse_sorted),
         real_cluster_accuracy: m.real_cluster_accuracy,
         real_images: m.real_images,
-        classifier_path: crate::classifier::recorded_path(&classifier.path),
+        classifier_path: classifier.recorded_path.clone(),
         classifier_sha256: classifier.sha256.clone(),
         git_commit: git_commit(),
         config: cfg,

@@ -5,12 +5,14 @@
 //! CSV logs, sample grids, and the step benchmark.
 
 pub mod adam;
+pub mod bounded_read;
 pub mod bench;
 pub mod cell;
 pub mod checkpoint;
 pub mod checkpointer;
 pub mod classifier;
 pub mod config;
+pub mod curve;
 pub mod epoch_eval;
 pub mod error;
 pub mod eval;
@@ -18,6 +20,7 @@ pub mod infogan;
 pub mod jointvae;
 pub mod label_probe;
 pub mod method;
+pub mod new_run;
 pub mod noise;
 pub mod presets;
 pub mod prior_probe;

@@ -43,7 +43,7 @@ pub fn preset_text(name: &str) -> Result<&'static str> {
 /// A preset by name, or a TOML file by path (anything containing `/` or ending in `.toml`).
 pub fn load(name_or_path: &str) -> Result<Config> {
     if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
-        let text = std::fs::read_to_string(name_or_path).map_err(crate::error::io_err(name_or_path))?;
+        let text = crate::bounded_read::read_regular_text(std::path::Path::new(name_or_path), crate::bounded_read::MAX_CONFIG_BYTES)?;
         return Config::from_toml(&text, name_or_path);
     }
     Config::from_toml(preset_text(name_or_path)?, &format!("preset {name_or_path}"))

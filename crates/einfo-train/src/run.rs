@@ -11,6 +11,7 @@ use crate::checkpoint;
 use crate::checkpointer::Position;
 use crate::config::Config;
 use crate::error::{io_err, Result, TrainError};
+use crate::new_run::NewRun;
 use crate::run_dir::{self, RunLock};
 use crate::setup::{build_method, check_resumable, device_for, prepare_data, read_config, restore_newest, SplitRecord};
 use crate::trainer::Trainer;
@@ -56,7 +57,8 @@ fn prepare(cfg: &Config, opts: &RunOptions) -> Result<(Dataset, Split)> {
 
 /// Start a new run in `run_dir`. Nothing is created or removed before the config, device
 /// and data have been checked; `--force` replaces only an einfo run directory (and never
-/// one another einfo process is using).
+/// one another einfo process is using), as a transaction ([`NewRun`]): the old run is kept
+/// until the new one has written its first checkpoint, and restored if it fails before.
 pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
     let (data, split) = prepare(cfg, opts)?;
     // A directory holding only a lock file (a run killed as it started) counts as empty.
@@ -64,14 +66,17 @@ pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSumma
     if occupied && !opts.force {
         return Err(TrainError::RunExists(run_dir.into()));
     }
-    std::fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
-    let _lock = RunLock::acquire(run_dir)?;
-    if occupied {
-        run_dir::check_replaceable(run_dir)?;
-        run_dir::clear(run_dir)?;
+    let new = NewRun::begin(run_dir, occupied)?;
+    let result = (|| {
+        let _lock = RunLock::acquire(run_dir)?;
+        write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
+        run_on(cfg, run_dir, opts, &data, &split, false, Some(&new))
+    })();
+    let undo = if result.is_ok() { new.commit() } else { new.abort() };
+    if let Some(line) = undo {
+        eprintln!("einfo: {}: {line}", run_dir.display());
     }
-    write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
-    run_on(cfg, run_dir, opts, &data, &split, false)
+    result
 }
 
 /// Continue a run from its newest checkpoint that loads; `overrides` may change the budget
@@ -90,17 +95,25 @@ pub fn resume_as(run_dir: &Path, cfg: &Config, opts: &RunOptions) -> Result<RunS
     let _lock = RunLock::acquire(run_dir)?;
     check_resumable(&was, cfg, run_dir, "its config.toml")?;
     let (data, split) = prepare(cfg, opts)?;
-    run_on(cfg, run_dir, opts, &data, &split, true)
+    run_on(cfg, run_dir, opts, &data, &split, true, None)
 }
 
 /// Train on data already loaded — from scratch, or (`resume`) from the run's newest
 /// checkpoint that loads: the split record, the method, then [`Trainer::fit`]. The caller
-/// holds the run directory's lock.
-pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, split: &Split, resume: bool) -> Result<RunSummary> {
+/// holds the run directory's lock; `new`, a run being started, is committed at its first
+/// checkpoint.
+pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, split: &Split, resume: bool, new: Option<&NewRun>) -> Result<RunSummary> {
     let _lock = RunLock::acquire(run_dir)?;
+    if resume {
+        crate::setup::check_against_checkpoint(run_dir, cfg)?;
+    }
     let removed = run_dir::clean_leftovers(run_dir)?;
     if !removed.is_empty() {
-        eprintln!("einfo: removed {} leftover(s) of an interrupted write in {}", removed.len(), run_dir.display());
+        let names: Vec<String> = removed.iter().map(|p| p.strip_prefix(run_dir).unwrap_or(p).display().to_string()).collect();
+        eprintln!("einfo: {}: removed what interrupted writes left: {}", run_dir.display(), names.join(", "));
+    }
+    for aside in crate::new_run::stranded(run_dir) {
+        eprintln!("einfo: {}: a run that `--force` replaced is kept at {} (the command stopped before the new run's first checkpoint): rename it back to restore it, or delete it", run_dir.display(), aside.display());
     }
     let device = device_for(&cfg.train.device)?;
     let record = SplitRecord::of(cfg, split);
@@ -114,6 +127,13 @@ pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, s
                 let saved = Config::from_toml(&text, &ckpt.join("config.toml").display().to_string())?;
                 check_resumable(&saved, cfg, run_dir, &format!("the config its checkpoint {} was trained with", ckpt.display()))?;
             }
+            let budget = crate::setup::total_steps(cfg, split.len());
+            if budget < st.step {
+                return Err(TrainError::ResumeChange(
+                    run_dir.into(),
+                    format!("the run is at step {}, past a budget of {budget} steps: give a larger budget (--epochs or --max-steps), or leave it as it is", st.step),
+                ));
+            }
             start = Position { step: st.step, epoch: st.epoch, batch_in_epoch: st.batch_in_epoch };
             restored = Some((st.step, ckpt));
         }
@@ -122,5 +142,5 @@ pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, s
             write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
         }
     }
-    Trainer { cfg, run_dir, data, split, device: &device, progress: opts.progress, restored }.fit(method.as_mut(), start)
+    Trainer { cfg, run_dir, data, split, device: &device, progress: opts.progress, restored, new }.fit(method.as_mut(), start)
 }

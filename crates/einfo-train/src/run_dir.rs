@@ -73,8 +73,31 @@ impl RunLock {
     }
 }
 
+/// A file einfo writes into a run directory or its `grids/` (atomically, so its temporary
+/// copy `<name>.tmp-<pid>-<n>` may be left by a kill).
+fn einfo_file(name: &str) -> bool {
+    EINFO_ENTRIES.contains(&name) || (name.starts_with("sample-") && name.ends_with(".png")) || (name.starts_with("epoch-") && name.ends_with(".png"))
+}
+
+/// A temporary file einfo's own atomic write of an einfo file leaves when killed — and
+/// nothing else: a user's `paper.tex.tmp-2024-06` is not one.
+fn einfo_leftover(name: &str) -> bool {
+    einfo_data::source::is_atomic_leftover(name) && name.rsplit_once(".tmp-").is_some_and(|(base, _)| einfo_file(base))
+}
+
 fn einfo_made(name: &str) -> bool {
-    EINFO_ENTRIES.contains(&name) || (name.starts_with("sample-") && name.ends_with(".png")) || einfo_data::source::is_atomic_leftover(name)
+    einfo_file(name) || einfo_leftover(name)
+}
+
+/// A file einfo writes into a checkpoint directory (or the temporary copy of one).
+fn checkpoint_file(name: &str) -> bool {
+    let base = if einfo_data::source::is_atomic_leftover(name) { name.rsplit_once(".tmp-").map_or(name, |(b, _)| b) } else { name };
+    base.ends_with(".safetensors") || base == "state.json" || base == "config.toml"
+}
+
+/// A checkpoint directory holding only einfo's checkpoint files.
+fn only_checkpoint_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| rd.filter_map(|e| e.ok()).all(|e| e.path().is_file() && checkpoint_file(&e.file_name().to_string_lossy())))
 }
 
 /// Entries of `dir` that einfo did not write (sorted), looking into `checkpoints/` (only
@@ -93,7 +116,7 @@ pub fn foreign_entries(dir: &Path) -> Result<Vec<String>> {
             v.extend(
                 names(&p)
                     .into_iter()
-                    .filter(|(g, _)| !((g.starts_with("epoch-") && g.ends_with(".png")) || einfo_data::source::is_atomic_leftover(g)))
+                    .filter(|(g, _)| !(g.starts_with("epoch-") && einfo_made(g)))
                     .map(|(g, _)| format!("grids/{g}")),
             );
         } else if n == "checkpoints" && p.is_dir() {
@@ -104,7 +127,7 @@ pub fn foreign_entries(dir: &Path) -> Result<Vec<String>> {
                     continue;
                 }
                 for (f, _) in names(&cp) {
-                    if !(f.ends_with(".safetensors") || f == "state.json" || f == "config.toml") {
+                    if !checkpoint_file(&f) {
                         v.push(format!("checkpoints/{c}/{f}"));
                     }
                 }
@@ -150,9 +173,10 @@ pub fn clear(dir: &Path) -> Result<()> {
 }
 
 /// Sweep up what interrupted writes left (the caller holds the lock, so nothing else is
-/// writing): temporary files of atomic writes in the run directory, temporary checkpoint
-/// directories, and checkpoint directories without their `state.json` (a deletion cut
-/// short). Returns what was removed.
+/// writing): temporary files of einfo's atomic writes in the run directory and `grids/`,
+/// temporary checkpoint directories, and checkpoint directories without their
+/// `state.json` (a deletion cut short) — a checkpoint directory only when it holds nothing
+/// but einfo's checkpoint files. Returns what was removed.
 pub fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let mut sweep = |d: &Path, pick: &dyn Fn(&str, &Path) -> bool| -> Result<()> {
@@ -167,7 +191,8 @@ pub fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
         }
         Ok(())
     };
-    sweep(dir, &|name, _| einfo_data::source::is_atomic_leftover(name))?;
+    sweep(dir, &|name, p| einfo_leftover(name) && p.is_file())?;
+    sweep(&dir.join("grids"), &|name, p| einfo_leftover(name) && p.is_file())?;
     // A complete temporary checkpoint (state.json written) whose step has no checkpoint: the
     // process died between removing an older copy of that step and the rename. Keep it.
     let ck = checkpoint::checkpoints_dir(dir);
@@ -182,7 +207,9 @@ pub fn clean_leftovers(dir: &Path) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    sweep(&checkpoint::checkpoints_dir(dir), &|name, p| name.starts_with(".tmp-step-") || (name.starts_with("step-") && !p.join("state.json").is_file()))?;
+    sweep(&checkpoint::checkpoints_dir(dir), &|name, p| {
+        (name.starts_with(".tmp-step-") || (name.starts_with("step-") && !p.join("state.json").is_file())) && p.is_dir() && only_checkpoint_files(p)
+    })?;
     Ok(removed)
 }
 
@@ -246,6 +273,11 @@ mod tests {
         std::fs::write(ck.join("step-00000010/state.json"), "{}").unwrap();
         std::fs::write(d.join("config.toml.tmp-77-3"), "").unwrap();
         std::fs::write(d.join("notes.tmp-draft"), "").unwrap();
+        // A user's files that look like leftovers stay: a name einfo never writes, and a
+        // step directory holding something that is not a checkpoint file.
+        std::fs::write(d.join("paper.tex.tmp-2024-06"), "").unwrap();
+        std::fs::create_dir_all(ck.join("step-00000099")).unwrap();
+        std::fs::write(ck.join("step-00000099/my-notes.txt"), "x").unwrap();
         // A complete temporary checkpoint of a step that has none is kept, as that step.
         std::fs::create_dir_all(ck.join(".tmp-step-00000015-78")).unwrap();
         std::fs::write(ck.join(".tmp-step-00000015-78/state.json"), "{}").unwrap();
@@ -253,6 +285,7 @@ mod tests {
         assert_eq!(removed.len(), 3, "{removed:?}");
         assert!(ck.join("step-00000015/state.json").is_file(), "recovered");
         assert!(ck.join("step-00000010/state.json").is_file() && d.join("notes.tmp-draft").is_file());
+        assert!(d.join("paper.tex.tmp-2024-06").is_file() && ck.join("step-00000099/my-notes.txt").is_file());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, TrainState};
 use crate::config::{Config, ModelKind};
-use crate::error::{io_err, Result, TrainError};
+use crate::error::{Result, TrainError};
 use crate::infogan::InfoGanMethod;
 use crate::jointvae::JointVaeMethod;
 use crate::method::Method;
@@ -155,7 +155,7 @@ pub fn read_config(run: &Path) -> Result<Config> {
     if !p.is_file() {
         return Err(TrainError::NotARun(run.into()));
     }
-    let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+    let text = crate::bounded_read::read_regular_text(&p, crate::bounded_read::MAX_CONFIG_BYTES)?;
     Config::from_toml(&text, &p.display().to_string())
 }
 
@@ -201,6 +201,7 @@ impl SplitRecord {
 /// checkpoint holding NaN or infinite values is refused.
 pub fn restore(method: &mut dyn Method, ckpt: &Path) -> Result<TrainState> {
     let st = checkpoint::load_state(ckpt)?;
+    checkpoint::verify(ckpt, &st)?;
     method.load(ckpt, &st.optimiser_steps)?;
     if let Some(what) = method.non_finite()? {
         return Err(TrainError::Checkpoint { path: ckpt.into(), detail: format!("{what} holds non-finite values") });
@@ -213,26 +214,46 @@ pub fn restore(method: &mut dyn Method, ckpt: &Path) -> Result<TrainState> {
 /// damaged file) is reported on standard error and skipped for the one before it. `None`
 /// when the run has no checkpoint; an error naming the newest when none loads.
 pub fn restore_newest(method: &mut dyn Method, run: &Path) -> Result<Option<(PathBuf, TrainState)>> {
-    let all = checkpoint::list(run)?;
-    let mut first_err = None;
-    for (_, ckpt) in all.iter().rev() {
-        match restore(method, ckpt) {
-            Ok(st) => {
-                if first_err.is_some() {
-                    eprintln!("einfo: continuing from {} instead", ckpt.display());
+    // A run training into the directory rotates old checkpoints away while they are read:
+    // when every one fails and the listing has changed since, read the new listing.
+    let mut all = checkpoint::list(run)?;
+    for _ in 0..3 {
+        let mut first_err = None;
+        for (_, ckpt) in all.iter().rev() {
+            match restore(method, ckpt) {
+                Ok(st) => {
+                    if first_err.is_some() {
+                        eprintln!("einfo: continuing from {} instead", ckpt.display());
+                    }
+                    return Ok(Some((ckpt.clone(), st)));
                 }
-                return Ok(Some((ckpt.clone(), st)));
-            }
-            Err(e) => {
-                eprintln!("einfo: warning: checkpoint {} does not load ({}); trying the one before it", ckpt.display(), one_line(&e.to_string()));
-                first_err.get_or_insert(e);
+                Err(e) if !ckpt.join("state.json").is_file() => drop(e), // rotated away meanwhile
+                Err(e) => {
+                    eprintln!("einfo: warning: checkpoint {} does not load ({}); trying the one before it", ckpt.display(), one_line(&e.to_string()));
+                    first_err.get_or_insert(e);
+                }
             }
         }
+        let now = checkpoint::list(run)?;
+        if now == all || now.is_empty() {
+            return match first_err {
+                Some(e) => Err(TrainError::Checkpoint { path: run.into(), detail: format!("no checkpoint loads ({}); resume from an earlier copy of the run, or retrain it", one_line(&e.to_string())) }),
+                None => Ok(None),
+            };
+        }
+        all = now;
     }
-    match first_err {
-        Some(e) => Err(TrainError::Checkpoint { path: run.into(), detail: format!("no checkpoint loads ({}); retrain the run", one_line(&e.to_string())) }),
-        None => Ok(None),
-    }
+    Err(TrainError::Checkpoint { path: run.into(), detail: "its checkpoints kept changing while being read (a run is training into it): try again".into() })
+}
+
+/// Refuse a `config.toml` edited after training: it must differ from the config the
+/// newest checkpoint was trained with only where a resume may (budget, device, logging,
+/// evaluation). Checked before any checkpoint is loaded, so the message names the edit.
+pub fn check_against_checkpoint(run: &Path, cfg: &Config) -> Result<()> {
+    let Some((_, ckpt)) = checkpoint::latest(run)? else { return Ok(()) };
+    let Some(text) = checkpoint::saved_config(&ckpt) else { return Ok(()) };
+    let saved = Config::from_toml(&text, &ckpt.join("config.toml").display().to_string())?;
+    check_resumable(&saved, cfg, run, &format!("the config its checkpoint {} was trained with (was config.toml edited? restore it)", ckpt.display()))
 }
 
 fn one_line(s: &str) -> String {
@@ -251,6 +272,7 @@ pub struct LoadedRun {
 /// Load a run's config and its newest checkpoint (for `eval`, `sample`).
 pub fn load_run(run: &Path) -> Result<LoadedRun> {
     let cfg = read_config(run)?;
+    check_against_checkpoint(run, &cfg)?;
     let device = device_for(&cfg.train.device)?;
     let mut method = build_method(&cfg, &SplitRecord::frequencies_of(run, &cfg)?, &device)?;
     let (ckpt, state) = restore_newest(method.as_mut(), run)?

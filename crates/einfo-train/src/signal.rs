@@ -1,16 +1,40 @@
 //! Ctrl-C, SIGTERM and SIGHUP (a closed terminal): the training loop finishes its step (an
 //! evaluation stops between batches), writes a checkpoint and exits. A second signal
-//! exits at once (status 130), leaving the last checkpoint written.
+//! exits at once (status 130), leaving the last checkpoint written — unless it comes within
+//! [`REPEAT_WINDOW_NS`] of the first: wrappers such as `timeout` signal the child and its
+//! process group, so one stop can arrive twice, and must not cost the final checkpoint.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// When the first signal came (CLOCK_MONOTONIC, ns).
+static FIRST_NS: AtomicU64 = AtomicU64::new(0);
+
+/// A second signal this soon after the first is the same stop, repeated.
+pub const REPEAT_WINDOW_NS: u64 = 1_000_000_000;
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime is async-signal-safe and writes only into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// What a signal arriving at `now` does, given when the first came (`None`: this is the first).
+fn second_signal_exits(first_ns: Option<u64>, now_ns: u64) -> bool {
+    first_ns.is_some_and(|f| now_ns.saturating_sub(f) >= REPEAT_WINDOW_NS)
+}
 
 extern "C" fn on_signal(_: libc::c_int) {
+    let now = monotonic_ns();
     if STOP.swap(true, Ordering::SeqCst) {
-        // SAFETY: _exit is async-signal-safe; checkpoints are written atomically, so the
-        // last one stays whole.
-        unsafe { libc::_exit(130) };
+        if second_signal_exits(Some(FIRST_NS.load(Ordering::SeqCst)), now) {
+            // SAFETY: _exit is async-signal-safe; checkpoints are written atomically, so the
+            // last one stays whole.
+            unsafe { libc::_exit(130) };
+        }
+    } else {
+        FIRST_NS.store(now, Ordering::SeqCst);
     }
 }
 
@@ -54,4 +78,17 @@ pub fn crash() -> ! {
         libc::kill(libc::getpid(), libc::SIGKILL);
     }
     std::process::abort()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_within_the_window_is_the_same_stop() {
+        assert!(!second_signal_exits(None, 5), "the first signal asks for a checkpoint");
+        assert!(!second_signal_exits(Some(1_000), 1_000 + REPEAT_WINDOW_NS - 1), "a repeat within a second is ignored");
+        assert!(second_signal_exits(Some(1_000), 1_000 + REPEAT_WINDOW_NS), "a second stop a second later exits");
+        assert!(monotonic_ns() > 0);
+    }
 }

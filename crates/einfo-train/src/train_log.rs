@@ -8,20 +8,25 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, Result};
 
-/// Keep the header and the rows of steps ≤ `step` of a CSV whose first column is the step
-/// (rows logged after the checkpoint being resumed would otherwise appear twice).
+/// Keep the header and the complete rows of steps ≤ `step` of a CSV whose first column is
+/// the step: rows logged after the checkpoint being resumed would otherwise appear twice,
+/// and a row cut short by a full disk or a kill (no newline, or too few fields) would
+/// otherwise stay in the log.
 pub fn truncate_csv(path: &Path, step: u64) -> Result<()> {
     if !path.exists() {
         return Ok(());
     }
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let text = crate::curve::complete_lines(&text);
+    let fields = text.lines().next().map_or(0, |h| h.split(',').count());
     let kept: Vec<&str> = text
         .lines()
         .enumerate()
-        .filter(|(i, l)| *i == 0 || l.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step))
+        .filter(|(i, l)| *i == 0 || (l.split(',').count() == fields && l.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step)))
         .map(|(_, l)| l)
         .collect();
-    einfo_data::source::write_atomic(path, (kept.join("\n") + "\n").as_bytes())?;
+    let out = if kept.is_empty() { String::new() } else { kept.join("\n") + "\n" };
+    einfo_data::source::write_atomic(path, out.as_bytes())?;
     Ok(())
 }
 
@@ -99,6 +104,22 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "step,new,loss\n1,,0.5\n2,,0.4\n");
         align_csv(&p, &h).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "step,new,loss\n1,,0.5\n2,,0.4\n", "a current file is left alone");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn resuming_drops_later_rows_and_rows_cut_short() {
+        let dir = std::env::temp_dir().join(format!("einfo-trunc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("log.csv");
+        std::fs::write(&p, "step,a,b\n1,0.5,1\n2,0.4\n3,0.3,1\n4,0.2,1\n5,0.1,1").unwrap();
+        truncate_csv(&p, 4).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "step,a,b\n1,0.5,1\n3,0.3,1\n4,0.2,1\n");
+        truncate_csv(&p, 3).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "step,a,b\n1,0.5,1\n3,0.3,1\n");
+        std::fs::write(&p, "step,a").unwrap();
+        truncate_csv(&p, 3).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "", "a cut header: the log starts afresh");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

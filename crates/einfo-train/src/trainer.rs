@@ -22,7 +22,7 @@ use crate::run::RunSummary;
 use crate::samples::{grid_noise, write_grid};
 use crate::setup::total_steps;
 use crate::signal;
-use crate::train_log::{truncate_csv, TrainLog};
+use crate::train_log::TrainLog;
 
 /// Everything the loop works on.
 pub struct Trainer<'a> {
@@ -35,6 +35,9 @@ pub struct Trainer<'a> {
     pub progress: bool,
     /// The checkpoint the run continues from (`None` for a new run).
     pub restored: Option<(u64, PathBuf)>,
+    /// A run being started: it counts (and a run it replaces is deleted) once it has a
+    /// checkpoint.
+    pub new: Option<&'a crate::new_run::NewRun>,
 }
 
 fn progress_bar(show: bool, total: u64, step: u64, name: &str) -> ProgressBar {
@@ -69,7 +72,7 @@ impl Trainer<'_> {
             )));
         }
         let mut log = TrainLog::open(run_dir, step, &header(method))?;
-        truncate_csv(&run_dir.join("eval.csv"), step)?;
+        crate::curve::truncate(run_dir, step)?;
         let evals = EpochEval::new(cfg, run_dir, device)?;
         let probe = LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?;
         let mut checkpoints = Checkpointer::new(run_dir, cfg, self.restored.clone())?;
@@ -83,7 +86,7 @@ impl Trainer<'_> {
         let mut rate = 0.0;
         let mut interrupted = false;
         // A run stopped during an evaluation at an epoch's end resumes there: evaluate first.
-        if step > 0 && batch_in_epoch == 0 && !crate::eval::curve_has(run_dir, step) {
+        if step > 0 && batch_in_epoch == 0 && !crate::curve::has(run_dir, step)? {
             match evals.after_epoch(method, self, epoch, step) {
                 Err(TrainError::Stopped) => interrupted = true,
                 r => drop(r?),
@@ -129,6 +132,9 @@ impl Trainer<'_> {
                     Position { step, epoch, batch_in_epoch }
                 };
                 checkpoints.after_step(method, at)?;
+                if checkpoints.last_path().is_some() {
+                    self.commit_new();
+                }
             }
             if batch_in_epoch as u64 == bpe {
                 write_grid(method, &grid_z, None, &grids.join(format!("epoch-{:03}.png", epoch + 1)))?;
@@ -154,6 +160,7 @@ impl Trainer<'_> {
         pb.finish_and_clear();
         log.flush()?;
         let checkpoint = checkpoints.finish(method, Position { step, epoch, batch_in_epoch })?;
+        self.commit_new();
         let grid = run_dir.join("samples.png");
         write_grid(method, &grid_z, None, &grid)?;
         let done = step - start_step;
@@ -168,6 +175,12 @@ impl Trainer<'_> {
             images_per_s,
             prior: method.prior()?,
         })
+    }
+
+    fn commit_new(&self) {
+        if let Some(line) = self.new.and_then(|n| n.commit()) {
+            eprintln!("einfo: {}: {line}", self.run_dir.display());
+        }
     }
 
     /// One row of `log.csv`: step, epoch, the terms, the prior, images/s, diagnostics.

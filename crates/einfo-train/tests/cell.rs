@@ -24,7 +24,7 @@ fn tiny(preset: &str, epochs: u64) -> Config {
 fn curve_steps(dir: &std::path::Path) -> Vec<u64> {
     let text = std::fs::read_to_string(dir.join("eval.csv")).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(einfo_train::eval::CURVE_HEADER));
+    assert_eq!(lines.next(), Some(einfo_train::curve::HEADER));
     lines.map(|l| l.split(',').next().unwrap().parse().unwrap()).collect()
 }
 

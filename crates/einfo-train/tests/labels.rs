@@ -17,7 +17,7 @@ fn train_with(cfg: &Config, data: &Dataset, dir: &Path) -> Vec<(String, Vec<u8>)
     std::fs::create_dir_all(dir).unwrap();
     let (_, split) = prepare_data(cfg, &opts(true).data).unwrap();
     let _lock = einfo_train::run_dir::RunLock::acquire(dir).unwrap();
-    run_on(cfg, dir, &opts(true), data, &split, false).unwrap();
+    run_on(cfg, dir, &opts(true), data, &split, false, None).unwrap();
     final_tensors(dir)
 }
 

@@ -26,7 +26,8 @@ pub enum ClassifierCommand {
         /// SGD momentum (docs/method.md's recipe uses 0.5; 0.9 reaches ≥ 99% on MNIST).
         #[arg(long, default_value_t = 0.9)]
         momentum: f64,
-        /// Output weights (default: the committed location, datasets/classifiers/).
+        /// Output weights (default: datasets/classifiers/<data set>-lenet.safetensors, the
+        /// committed location, when run from the repository's root; elsewhere give --out).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -43,7 +44,15 @@ pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
     match cmd {
         ClassifierCommand::Train { dataset, epochs, seed, lr, momentum, out } => {
             let kind: DatasetKind = dataset.parse()?;
-            let out = out.unwrap_or_else(|| committed_path(kind));
+            let out = match out {
+                Some(out) => out,
+                None => {
+                    let at = committed_path(kind);
+                    let dir = at.parent().expect("datasets/classifiers/<file>");
+                    anyhow::ensure!(dir.is_dir(), "no {} here: run this from the repository's root to replace the committed classifier, or pass --out FILE", dir.display());
+                    at
+                }
+            };
             let t0 = Instant::now();
             let sgd = SgdConfig { lr, momentum, epochs, seed };
             let accs = train_classifier(kind, sgd, &out, &opts, |e, loss, acc| {
@@ -59,11 +68,14 @@ pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
         }
         ClassifierCommand::Eval { dataset, weights } => {
             let kind: DatasetKind = dataset.parse()?;
-            let path = weights.unwrap_or_else(|| committed_path(kind));
-            let c = Classifier::load(&path, None, &candle_core::Device::Cpu)?;
+            let cpu = candle_core::Device::Cpu;
+            let c = match &weights {
+                Some(path) => Classifier::load(path, None, &cpu)?,
+                None => Classifier::committed(kind, &cpu)?,
+            };
             let test = Dataset::load(kind, Part::Test, &opts)?;
-            let acc = accuracy(&c.net, &test, &candle_core::Device::Cpu)?;
-            println!("{} (sha256 {}): {kind} test accuracy {:.2}%", path.display(), &c.sha256[..16], acc * 100.0);
+            let acc = accuracy(&c.net, &test, &cpu)?;
+            println!("{} (sha256 {}): {kind} test accuracy {:.2}%", c.recorded_path, &c.sha256[..16], acc * 100.0);
             Ok(())
         }
     }

@@ -11,7 +11,8 @@ use einfo_train::{cell, presets, run, Config, RunOptions, RunSummary};
 #[derive(Args)]
 pub struct TrainArgs {
     /// Preset name (uniform, ground-truth, ground-truth-trans, gumbel, gumbel-trans,
-    /// elastic, jointvae, elastic-ntxent, elastic-fast-prior, elastic-em) or a TOML config file.
+    /// elastic, jointvae; controls uniform-trans, elastic-frozen-prior; extensions
+    /// elastic-ntxent, elastic-fast-prior, elastic-em) or a TOML config file.
     #[arg(long, default_value = "elastic")]
     pub preset: String,
     /// MNIST split (1..=50).

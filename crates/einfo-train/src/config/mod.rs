@@ -62,6 +62,23 @@ pub enum ModelKind {
 pub const MAX_BATCH: usize = 4096;
 /// Largest epoch budget a run accepts (the paper trains 200).
 pub const MAX_EPOCHS: u64 = 100_000;
+/// Smallest Adam ε: it is added in f32, where anything below ~1e-38 is 0.
+pub const MIN_EPS: f64 = 1e-30;
+/// Largest loss weight or JointVAE capacity: beyond it a loss overflows f32.
+pub const MAX_WEIGHT: f64 = 1e6;
+/// Network size limits: far beyond any model of this project, small enough that the
+/// networks are allocated (a wrong size is a one-line error, not an allocation abort).
+pub const MAX_IMAGE_SIZE: usize = 256;
+pub const MAX_CHANNELS: usize = 4;
+pub const MAX_CODES: usize = 1000;
+pub const MAX_NOISE_DIM: usize = 4096;
+/// Largest sample grid (columns of fixed noise) and evaluation (images per code).
+pub const MAX_GRID_COLUMNS: usize = 1000;
+pub const MAX_PER_CODE: usize = 100_000;
+
+fn bad<T>(m: String) -> Result<T> {
+    Err(TrainError::Config(m))
+}
 
 impl Config {
     /// Check the config against the data it trains on: the networks' image size and
@@ -112,75 +129,142 @@ impl Config {
         Config::from_toml(&text, "--set overrides")
     }
 
-    /// Reject values no run can use, with a message naming the field.
+    /// Reject values no run can use, with a message naming the field — every field a step
+    /// would otherwise reject only once training has begun (a temperature of 0, an Adam ε of
+    /// 0, a weight that overflows a loss, a network too large to allocate).
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(TrainError::Config(m));
-        if self.train.batch_size < 2 {
-            return bad(format!("train.batch_size = {}: BatchNorm needs at least 2", self.train.batch_size));
+        self.validate_budget()?;
+        self.validate_rates()?;
+        self.validate_prior()?;
+        self.validate_weights()?;
+        self.validate_sizes()?;
+        self.augment.validate().map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or("").trim_start_matches("augment: "))))?;
+        Ok(())
+    }
+
+    fn validate_budget(&self) -> Result<()> {
+        let t = &self.train;
+        if t.batch_size < 2 {
+            return bad(format!("train.batch_size = {}: BatchNorm needs at least 2", t.batch_size));
         }
-        if self.train.batch_size > MAX_BATCH {
-            return bad(format!("train.batch_size = {}: at most {MAX_BATCH} (a step keeps several whole-batch activations in memory)", self.train.batch_size));
+        if t.batch_size > MAX_BATCH {
+            return bad(format!("train.batch_size = {}: at most {MAX_BATCH} (a step keeps several whole-batch activations in memory)", t.batch_size));
         }
-        if self.train.epochs == 0 && self.train.max_steps.is_none() {
+        if t.epochs == 0 && t.max_steps.is_none() {
             return bad("train.epochs = 0: give at least one epoch (or train.max_steps)".into());
         }
-        if self.train.epochs > MAX_EPOCHS {
-            return bad(format!("train.epochs = {}: at most {MAX_EPOCHS}", self.train.epochs));
+        if t.epochs > MAX_EPOCHS {
+            return bad(format!("train.epochs = {}: at most {MAX_EPOCHS}", t.epochs));
         }
-        if self.train.max_steps == Some(0) {
+        if t.max_steps == Some(0) {
             return bad("train.max_steps = 0: train at least one step (or leave it unset)".into());
         }
-        for (name, v) in [("optim.lr_g", self.optim.lr_g), ("optim.lr_d", self.optim.lr_d), ("prior.tau", self.prior.tau), ("jointvae.lr", self.jointvae.lr)] {
+        let l = &self.log;
+        if l.every_steps == 0 || l.checkpoint_every == 0 || l.keep_checkpoints == 0 || l.grid_columns == 0 {
+            return bad("log.every_steps, log.checkpoint_every, log.keep_checkpoints and log.grid_columns must be at least 1".into());
+        }
+        if l.grid_columns > MAX_GRID_COLUMNS {
+            return bad(format!("log.grid_columns = {}: at most {MAX_GRID_COLUMNS}", l.grid_columns));
+        }
+        if self.eval.per_code == 0 || self.eval.per_code > MAX_PER_CODE {
+            return bad(format!("eval.per_code = {}: give 1 to {MAX_PER_CODE} images per code", self.eval.per_code));
+        }
+        Ok(())
+    }
+
+    fn validate_rates(&self) -> Result<()> {
+        let positive = [
+            ("optim.lr_g", self.optim.lr_g),
+            ("optim.lr_d", self.optim.lr_d),
+            ("optim.eps", self.optim.eps),
+            ("prior.tau", self.prior.tau),
+            ("losses.nt_xent_temperature", self.losses.nt_xent_temperature),
+            ("jointvae.lr", self.jointvae.lr),
+            ("jointvae.tau", self.jointvae.tau),
+        ];
+        for (name, v) in positive {
             if !(v > 0.0 && v.is_finite()) {
                 return bad(format!("{name} = {v}: must be a positive number"));
             }
         }
-        if let Some(t) = self.prior.tau_final {
-            if !(t > 0.0 && t.is_finite()) {
-                return bad(format!("prior.tau_final = {t}: must be a positive number"));
-            }
-            if self.prior.tau_anneal_steps == 0 {
-                return bad("prior.tau_anneal_steps = 0: give the schedule at least one step".into());
-            }
-        }
-        if self.prior.em_weight > 0.0 && self.prior.kind != PriorKind::Gumbel {
-            return bad("prior.em_weight > 0 trains the prior's logits: it needs prior.kind = \"gumbel\"".into());
-        }
-        if !self.prior.learnable {
-            if self.prior.kind != PriorKind::Gumbel {
-                return bad("prior.learnable = false freezes the Gumbel prior's logits: it needs prior.kind = \"gumbel\" (the other priors are fixed already)".into());
-            }
-            if self.prior.em_weight > 0.0 || self.prior.lr.is_some() {
-                return bad("prior.learnable = false: drop prior.em_weight and prior.lr, which train the logits".into());
-            }
-        }
-        if let Some(lr) = self.prior.lr {
-            if !(lr > 0.0 && lr.is_finite()) {
-                return bad(format!("prior.lr = {lr}: must be a positive number"));
-            }
-        }
-        for (name, v) in [
-            ("losses.info_weight", self.losses.info_weight),
-            ("losses.trans_weight", self.losses.trans_weight),
-            ("losses.ent_weight", self.losses.ent_weight),
-            ("losses.marginal_weight", self.losses.marginal_weight),
-            ("prior.em_weight", self.prior.em_weight),
-        ] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return bad(format!("{name} = {v}: must be a non-negative number"));
-            }
+        if self.optim.eps < MIN_EPS {
+            return bad(format!("optim.eps = {}: at least {MIN_EPS:e} (Adam's ε is added in f32, where a smaller value is 0)", self.optim.eps));
         }
         if !(0.0..1.0).contains(&self.optim.beta1) || !(0.0..1.0).contains(&self.optim.beta2) {
             return bad("optim.beta1 and optim.beta2 must be in [0, 1)".into());
         }
-        if self.log.every_steps == 0 || self.log.checkpoint_every == 0 || self.log.keep_checkpoints == 0 || self.log.grid_columns == 0 {
-            return bad("log.every_steps, log.checkpoint_every, log.keep_checkpoints and log.grid_columns must be at least 1".into());
+        Ok(())
+    }
+
+    fn validate_prior(&self) -> Result<()> {
+        let p = &self.prior;
+        if let Some(t) = p.tau_final {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad(format!("prior.tau_final = {t}: must be a positive number"));
+            }
+            if p.tau_anneal_steps == 0 {
+                return bad("prior.tau_anneal_steps = 0: give the schedule at least one step".into());
+            }
         }
-        if self.eval.per_code == 0 {
-            return bad("eval.per_code = 0: generate at least one image per code".into());
+        if p.em_weight > 0.0 && p.kind != PriorKind::Gumbel {
+            return bad("prior.em_weight > 0 trains the prior's logits: it needs prior.kind = \"gumbel\"".into());
         }
-        self.augment.validate().map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or(""))))?;
+        if !p.learnable {
+            if p.kind != PriorKind::Gumbel {
+                return bad("prior.learnable = false freezes the Gumbel prior's logits: it needs prior.kind = \"gumbel\" (the other priors are fixed already)".into());
+            }
+            if p.em_weight > 0.0 || p.lr.is_some() {
+                return bad("prior.learnable = false: drop prior.em_weight and prior.lr, which train the logits".into());
+            }
+        }
+        if let Some(lr) = p.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return bad(format!("prior.lr = {lr}: must be a positive number"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_weights(&self) -> Result<()> {
+        let l = &self.losses;
+        let j = &self.jointvae;
+        let weights = [
+            ("losses.info_weight", l.info_weight),
+            ("losses.trans_weight", l.trans_weight),
+            ("losses.ent_weight", l.ent_weight),
+            ("losses.marginal_weight", l.marginal_weight),
+            ("prior.em_weight", self.prior.em_weight),
+            ("jointvae.gamma", j.gamma),
+            ("jointvae.cont_capacity", j.cont_capacity),
+            ("jointvae.disc_capacity", j.disc_capacity),
+        ];
+        for (name, v) in weights {
+            if !(0.0..=MAX_WEIGHT).contains(&v) {
+                return bad(format!("{name} = {v}: must be a number from 0 to {MAX_WEIGHT:e}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_sizes(&self) -> Result<()> {
         self.net.validate().map_err(|e| TrainError::Config(format!("net: {}", e.to_string().lines().next().unwrap_or(""))))?;
+        let n = &self.net;
+        let j = &self.jointvae.net;
+        let sizes = [
+            ("net.image_size", n.image_size, MAX_IMAGE_SIZE),
+            ("net.channels", n.channels, MAX_CHANNELS),
+            ("net.num_codes", n.num_codes, MAX_CODES),
+            ("net.noise_dim", n.noise_dim, MAX_NOISE_DIM),
+            ("jointvae.net.image_size", j.image_size, MAX_IMAGE_SIZE),
+            ("jointvae.net.channels", j.channels, MAX_CHANNELS),
+            ("jointvae.net.cont_dim", j.cont_dim, MAX_NOISE_DIM),
+            ("jointvae.net.disc_dim", j.disc_dim, MAX_CODES),
+        ];
+        for (name, v, max) in sizes {
+            if v == 0 || v > max {
+                return bad(format!("{name} = {v}: give 1 to {max}"));
+            }
+        }
         Ok(())
     }
 
