@@ -7,7 +7,7 @@
 //! - a full disk (a small tmpfs; needs root, as CI runs) then resume once space is freed;
 //! - concurrent commands on one run directory;
 //! - a damaged newest checkpoint, leftovers of interrupted writes, a diverged run;
-//! - signals: SIGHUP, Ctrl-C during an evaluation, a second Ctrl-C.
+//! - signals: SIGHUP, Ctrl-C during an evaluation, a Ctrl-C repeated within a second.
 //!
 //! The property-based passes over the IDX reader, the config parser and the checkpoint
 //! loader live beside them in their crates (`einfo-data/tests/idx_errors.rs`,
@@ -385,7 +385,7 @@ fn a_diverged_run_saves_nothing_non_finite_and_nan_moments_are_refused() {
 }
 
 #[test]
-fn signals_checkpoint_and_a_second_ctrl_c_exits_at_once() {
+fn signals_checkpoint_and_a_repeated_ctrl_c_is_one_stop() {
     let dir = scratch("signals");
     // SIGHUP (a closed terminal) checkpoints like Ctrl-C.
     let run = dir.join("hup");
@@ -416,32 +416,30 @@ fn signals_checkpoint_and_a_second_ctrl_c_exits_at_once() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(t1.elapsed() < Duration::from_secs(10), "Ctrl-C during an evaluation took {:?}", t1.elapsed());
-    assert!(!einfo_train::eval::curve_has(&ev, 25), "the interrupted evaluation wrote no point");
+    assert!(!einfo_train::curve::has(&ev, 25).unwrap(), "the interrupted evaluation wrote no point");
     // The resume evaluates that epoch before it trains on (a smaller evaluation: eval.* may change).
     let mut r = resume_args(&ev);
     r.extend(["--set", "eval.per_code=20", "--max-steps", "30"].map(String::from));
     let o = run_to_end(&r);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(einfo_train::eval::curve_has(&ev, 25), "the resumed run evaluated the interrupted epoch");
-    // A second Ctrl-C exits at once with 130, during a long evaluation.
+    assert!(einfo_train::curve::has(&ev, 25).unwrap(), "the resumed run evaluated the interrupted epoch");
+    // A repeated Ctrl-C within a second (as `timeout` sends to the child and its process
+    // group) is the same stop: the run still checkpoints and exits 0. (A second Ctrl-C a
+    // second or more later exits at once with 130: `signal::second_signal_exits`.)
     let mut r = resume_args(&ev);
     r.extend(["--set", "eval.per_code=50000", "--max-steps", "100000"].map(String::from));
-    let mut child = spawn(&r, &[]);
+    let child = spawn(&r, &[]);
     let t0 = Instant::now();
     while !ev.join("grids/epoch-002.png").exists() {
         assert!(t0.elapsed() < Duration::from_secs(120), "the second epoch did not end");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+    for _ in 0..2 {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        // (Apart, so that the kernel does not merge them into one pending signal.)
+        std::thread::sleep(Duration::from_millis(50));
     }
-    // (Apart, so that the kernel does not merge them into one pending signal.)
-    std::thread::sleep(Duration::from_millis(50));
-    // SAFETY: as above.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let st = child.wait().unwrap();
-    assert_eq!(st.code(), Some(130), "{st:?}");
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("interrupted:"), "{:?}: {}", o.status, String::from_utf8_lossy(&o.stderr));
 }

@@ -43,3 +43,55 @@ fn a_signal_to_the_launcher_stops_it_cleanly() {
     assert!(einfo_train::checkpoint::latest(&m.dir(&cells[0])).unwrap().is_some(), "it checkpointed on the way out");
     assert!(!m.dir(&cells[1]).exists(), "no cell started after the signal");
 }
+
+/// Run by [`a_killed_launcher_takes_its_cells_with_it`] in a child process: a launcher with
+/// one long cell under `$EINFO_TEST_LAUNCHER_ROOT`.
+#[test]
+#[ignore = "a helper, run in a child process by a_killed_launcher_takes_its_cells_with_it"]
+fn launcher_helper() {
+    let Ok(root) = std::env::var("EINFO_TEST_LAUNCHER_ROOT") else { return };
+    let mut budget = Profile::Smoke.budget();
+    budget.max_steps = Some(1_000_000);
+    budget.eval_every_epochs = 0;
+    let m = Matrix { root: root.into(), methods: vec!["uniform".into()], splits: vec![1], seeds: vec![0], budget };
+    let opts = LocalOptions {
+        einfo: env!("CARGO_BIN_EXE_einfo").into(),
+        jobs: 1,
+        threads: Some(1),
+        verbose: false,
+        env: vec![("EINFO_CACHE".into(), cache().display().to_string())],
+    };
+    run_local(&m, &m.cells(), &opts).unwrap();
+}
+
+#[test]
+fn a_killed_launcher_takes_its_cells_with_it() {
+    let dir = scratch("launcher-kill");
+    let root = dir.join("runs");
+    let mut launcher = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["launcher_helper", "--exact", "--ignored", "--nocapture"])
+        .env("EINFO_TEST_LAUNCHER_ROOT", &root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cell = root.join("uniform/split1/seed0");
+    let t0 = std::time::Instant::now();
+    while !cell.join("log.csv").exists() {
+        assert!(t0.elapsed().as_secs() < 120, "the cell did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    launcher.kill().unwrap(); // SIGKILL: no handler runs in the launcher.
+    launcher.wait().unwrap();
+    // The cell is told (SIGTERM via its parent-death signal), checkpoints and exits: its run
+    // directory's lock comes free.
+    let t1 = std::time::Instant::now();
+    loop {
+        match einfo_train::run_dir::RunLock::acquire(&cell) {
+            Ok(_) => break,
+            Err(e) => assert!(t1.elapsed().as_secs() < 60, "the cell outlived its launcher: {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(einfo_train::checkpoint::latest(&cell).unwrap().is_some(), "it checkpointed on the way out");
+}

@@ -53,6 +53,10 @@ enum Cmd {
         name: String,
         #[arg(long, default_value = "experiments/results")]
         out: PathBuf,
+        /// Committed results to add cells from (directories an earlier aggregation wrote,
+        /// e.g. experiments/results/ablations): cells the root lacks, and their launches.
+        #[arg(long)]
+        include: Vec<PathBuf>,
     },
 }
 
@@ -342,7 +346,7 @@ fn main() -> ExitCode {
         Cmd::AblationsStatus { root } => status(root),
         Cmd::BuildCuda(a) => cuda::build_cuda(&a).map(|_| ()),
         Cmd::PlotPrior { runs, out } => plot_prior(&runs, &out),
-        Cmd::Aggregate { root, name, out } => einfo_ablation::aggregate::aggregate(&root, &out, &name, &command_line())
+        Cmd::Aggregate { root, name, out, include } => einfo_ablation::aggregate::aggregate_with(&root, &out, &name, &command_line(), &include)
             .map(|w| {
                 println!("{} cell(s) → {} and {}", w.cells, w.markdown.display(), w.csv.display());
                 if !w.not_included.is_empty() {

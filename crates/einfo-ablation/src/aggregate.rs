@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::collect::{collect, CellResult};
 use crate::error::{io_err, AblationError, Result};
-use crate::manifest::Manifest;
+use crate::launches::short_commit;
 
 /// One row of the table: a method under one budget.
 #[derive(Debug, Clone)]
@@ -112,6 +112,8 @@ struct CellCsv<'a> {
     real_cluster_accuracy: f64,
     generated_accuracy: f64,
     classes_covered: f64,
+    /// Exact permutation p of the matched prior RMSE (see `stats::alignment_p`).
+    prior_alignment_p: f64,
     git_commit: &'a str,
 }
 
@@ -146,10 +148,27 @@ fn plain_name(name: &str) -> bool {
 /// per-cell copies are written into a staging directory that replaces `<name>/` in one
 /// rename once complete, so a failure leaves the previous results as they were.
 pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Result<Written> {
+    aggregate_with(root, out_dir, name, command, &[])
+}
+
+/// [`aggregate`], adding the cells of committed results (`include`: directories written by
+/// an earlier aggregation, e.g. `experiments/results/ablations`) that the root does not
+/// have — a table grows across machines whose run directories are gone. Their launches
+/// are carried over too.
+pub fn aggregate_with(root: &Path, out_dir: &Path, name: &str, command: &str, include: &[PathBuf]) -> Result<Written> {
     if !plain_name(name) {
         return Err(AblationError::Invalid(format!("--name '{name}': give a plain file name (letters, digits, '-', '_', '.', not starting with '.')")));
     }
-    let (mut results, not_included) = collect(root)?;
+    let (mut results, mut not_included) = if root.is_dir() || include.is_empty() { collect(root)? } else { (vec![], vec![]) };
+    let mut launches = crate::launches::from_includes(include)?;
+    launches.extend(crate::launches::of_root(root)?);
+    dedup_in_order(&mut launches);
+    for dir in include {
+        let (more, pending) = crate::collect::collect_results(dir)?;
+        let have: BTreeSet<String> = results.iter().map(|r| r.cell.id()).collect();
+        results.extend(more.into_iter().filter(|r| !have.contains(&r.cell.id())));
+        not_included.extend(pending);
+    }
     if results.is_empty() {
         return Err(AblationError::Invalid(format!("no evaluated cells under {}: run or finish `cargo xtask run-ablations` first", root.display())));
     }
@@ -159,7 +178,7 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
     if stage.exists() {
         std::fs::remove_dir_all(&stage).map_err(io_err(&stage))?;
     }
-    let pictures = match write_figures(&stage, &results, &rows) {
+    let pictures = match write_figures(&stage, &results, &rows).and_then(|p| crate::launches::write(&stage, &launches).map(|()| p)) {
         Ok(p) => p,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&stage);
@@ -170,9 +189,14 @@ pub fn aggregate(root: &Path, out_dir: &Path, name: &str, command: &str) -> Resu
     let csv_path = out_dir.join(format!("{name}.csv"));
     write_rows_csv(&csv_path, &rows)?;
     let md_path = out_dir.join(format!("{name}.md"));
-    let md = markdown(name, root, command, &results, &rows, &not_included, &pictures)?;
+    let md = markdown(name, root, command, &launches, &results, &rows, &not_included, &pictures)?;
     std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
     Ok(Written { markdown: md_path, csv: csv_path, cells: results.len(), not_included })
+}
+
+fn dedup_in_order(v: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    v.retain(|l| seen.insert(l.clone()));
 }
 
 /// Move `stage` to `dir`, replacing what was there only once `stage` is in place.
@@ -242,6 +266,7 @@ fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec
             real_cluster_accuracy: r.report.real_cluster_accuracy,
             generated_accuracy: r.report.generated_accuracy,
             classes_covered: crate::stats::classes_covered(r),
+            prior_alignment_p: crate::stats::alignment_p(r),
             git_commit: r.report.git_commit.as_deref().unwrap_or("unknown"),
         }),
     )?;
@@ -249,7 +274,7 @@ fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec
     for r in results {
         let to = dir.join("cells").join(r.cell.id().replace('/', "-"));
         std::fs::create_dir_all(&to).map_err(io_err(&to))?;
-        for f in ["metrics.json", "eval.csv"] {
+        for f in ["metrics.json", "eval.csv", "samples.png"] {
             if r.dir.join(f).exists() {
                 std::fs::copy(r.dir.join(f), to.join(f)).map_err(io_err(r.dir.join(f)))?;
             }
@@ -265,10 +290,12 @@ fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec
     Ok(pictures)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn markdown(
     name: &str,
     root: &Path,
     command: &str,
+    launches: &[String],
     results: &[CellResult],
     rows: &[Row],
     not_included: &[String],
@@ -277,14 +304,10 @@ fn markdown(
     let mut s = String::new();
     let _ = writeln!(s, "# Ablation results: `{name}`\n");
     let _ = writeln!(s, "Generated by `{command}` from the run directories under `{}`; do not edit by hand.\n", root.display());
-    let manifest = Manifest::load(root)?;
-    if !manifest.launches.is_empty() {
-        let _ = writeln!(s, "Launches into that root (from its `matrix.json`):\n");
-        for l in &manifest.launches {
-            let commit = l.git_commit.as_deref().map_or("unknown".to_string(), short_commit);
-            let job = l.slurm_job.as_deref().map_or(String::new(), |j| format!(", Slurm job {j}"));
-            let threads = l.threads_per_cell.map_or(String::new(), |t| format!(", {t} thread(s) per cell"));
-            let _ = writeln!(s, "- `{}` ({} launcher, commit {commit}{job}{threads}, {} cell(s) to run)", l.command, l.launcher, l.cells.len());
+    if !launches.is_empty() {
+        let _ = writeln!(s, "Launches that trained these cells (the root's `matrix.json`, and those carried over with included results):\n");
+        for l in launches {
+            let _ = writeln!(s, "{l}");
         }
         s.push('\n');
     }
@@ -398,23 +421,4 @@ fn markdown(
     }
     let _ = writeln!(s, "Per-cell numbers: [`{name}/cells.csv`]({name}/cells.csv); every statistic above with its interval: [`{name}/paired.csv`]({name}/paired.csv); each cell's `metrics.json` and `eval.csv` are in `{name}/cells/`.");
     Ok(s)
-}
-
-/// A commit as the tables show it: 12 hex digits, keeping a `-dirty` mark.
-fn short_commit(c: &str) -> String {
-    let (hash, dirty) = match c.strip_suffix("-dirty") {
-        Some(h) => (h, "-dirty"),
-        None => (c, ""),
-    };
-    format!("{}{dirty}", &hash[..hash.len().min(12)])
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn keeps_the_dirty_mark() {
-        assert_eq!(super::short_commit("b8f32553fb9bd4d40d4d48de0a6d1b356e000ae1-dirty"), "b8f32553fb9b-dirty");
-        assert_eq!(super::short_commit("b8f32553fb9bd4d40d4d48de0a6d1b356e000ae1"), "b8f32553fb9b");
-        assert_eq!(super::short_commit("abc"), "abc");
-    }
 }

@@ -61,14 +61,68 @@ pub fn collect(root: &Path) -> Result<(Vec<CellResult>, Vec<String>)> {
     Ok((done, not_done))
 }
 
+/// The cells of committed results (`<results>/cells/<method>-split<k>-seed<s>/`, as
+/// `aggregate` writes them: `metrics.json`, `eval.csv`), finished and evaluated — so that a
+/// table can be re-aggregated with new cells after the run directories behind it are gone.
+pub fn collect_results(results_dir: &Path) -> Result<(Vec<CellResult>, Vec<String>)> {
+    let cells = results_dir.join("cells");
+    if !cells.is_dir() {
+        return Err(AblationError::Invalid(format!("{} has no cells/: name a results directory written by `cargo xtask aggregate`", results_dir.display())));
+    }
+    let (mut done, mut not_done) = (Vec::new(), Vec::new());
+    for (name, cdir) in subdirs(&cells)? {
+        let Some(cell) = cell_of_copy(&name) else { continue };
+        match read_cell(&cdir) {
+            Ok(Some((report, curve))) => done.push(CellResult { cell, dir: cdir, report, curve }),
+            Ok(None) => not_done.push(cell.id()),
+            Err(e) => not_done.push(format!("{} (unreadable: {e})", cell.id())),
+        }
+    }
+    Ok((done, not_done))
+}
+
+/// The cell a copy's directory name stands for (`<method>-split<k>-seed<s>`).
+pub fn cell_of_copy(name: &str) -> Option<Cell> {
+    let (rest, seed) = name.rsplit_once("-seed")?;
+    let (method, split) = rest.rsplit_once("-split")?;
+    Cell::parse(&format!("{method}/split{split}/seed{seed}")).ok()
+}
+
 /// A finished, evaluated cell's report and curve; `None` while it is unfinished or not
 /// evaluated.
 fn read_cell(cdir: &Path) -> Result<Option<(EvalReport, Vec<CurvePoint>)>> {
     let mpath = cdir.join("metrics.json");
     let Ok(text) = std::fs::read_to_string(&mpath) else { return Ok(None) };
-    let report: EvalReport = serde_json::from_str(&text).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?;
+    let mut report: EvalReport =
+        serde_json::from_str(&text).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?;
+    rematch(&mut report);
     if report.step != total_steps(&report.config, split_len(&report.config)?) {
         return Ok(None);
     }
     Ok(Some((report, read_curve(&cdir.join("eval.csv"))?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_are_named_by_their_cell() {
+        let c = cell_of_copy("elastic-frozen-prior-split3-seed2").unwrap();
+        assert_eq!((c.method.as_str(), c.split, c.seed), ("elastic-frozen-prior", 3, 2));
+        assert_eq!(c.id().replace('/', "-"), "elastic-frozen-prior-split3-seed2");
+        assert!(cell_of_copy("elastic-split1").is_none() && cell_of_copy("x-splitA-seed0").is_none());
+    }
+}
+
+/// Match codes to classes again with the deterministic tie rule of
+/// [`einfo_metrics::hungarian`] (reports written before it may hold another of several
+/// maximum assignments) and recompute what depends on which one: the matched classes and
+/// the matched prior RMSE. The matched counts, and so every accuracy, are the same.
+pub fn rematch(report: &mut EvalReport) {
+    let Ok(m) = einfo_metrics::CountMatrix::from_rows(&report.count_matrix).and_then(|c| einfo_metrics::hungarian(&c)) else { return };
+    if let Ok(rmse) = einfo_metrics::prior_rmse(&report.prior, &report.true_frequencies, &m) {
+        report.prior_rmse = rmse;
+    }
+    report.code_to_class = m.code_to_class;
 }

@@ -10,6 +10,7 @@
 pub mod aggregate;
 pub mod collect;
 pub mod error;
+pub mod launches;
 pub mod local;
 pub mod manifest;
 pub mod matrix;

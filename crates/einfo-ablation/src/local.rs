@@ -90,6 +90,25 @@ pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Optio
     {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
+        // A launcher killed outright (`kill -9`) takes its cells with it: each is sent
+        // SIGTERM (it checkpoints and exits) when the launcher's thread that started it dies.
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: getpid before the fork; in the child only async-signal-safe calls.
+            let parent = unsafe { libc::getpid() };
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The launcher died before the line above: nobody waits for this cell.
+                    if libc::getppid() != parent {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+        }
     }
     let mut child = cmd
         .spawn()

@@ -16,17 +16,21 @@
 //! ```
 
 pub mod aggregate;
+pub mod correction;
 pub mod count;
 pub mod ent;
 pub mod error;
 pub mod interval;
 pub mod matching;
 pub mod nmi;
+pub mod student;
 
 pub use aggregate::MeanStd;
+pub use correction::holm;
 pub use count::{entropy_of_counts, CountMatrix};
 pub use ent::ent;
 pub use error::{MetricError, Result};
 pub use interval::{sign_test, t975, MeanCi, Paired};
-pub use matching::{cluster_accuracy, hungarian, prior_by_class, prior_rmse, sorted_prior_rmse, Matching};
+pub use matching::{cluster_accuracy, hungarian, prior_alignment_p, prior_by_class, prior_rmse, sorted_prior_rmse, Matching};
 pub use nmi::{mutual_information, nmi, NmiNorm};
+pub use student::{paired_t_p, t_two_sided_p};

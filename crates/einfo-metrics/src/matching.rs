@@ -18,30 +18,68 @@ pub struct Matching {
     pub accuracy: f64,
 }
 
-/// Hungarian matching on the count matrix.
+/// Hungarian matching on the count matrix. When several assignments reach the maximum
+/// matched count (ties), the rule is deterministic: the lexicographically smallest one —
+/// code 0 takes the lowest class any maximum assignment gives it, then code 1, and so on
+/// (with more codes than classes: class 0 the lowest code, and so on).
 pub fn hungarian(m: &CountMatrix) -> Result<Matching> {
     m.nonempty()?;
     let to_i64 = |v: u64| i64::try_from(v).map_err(|_| MetricError::Invalid("count too large".into()));
     let mut code_to_class = vec![None; m.rows];
     let matched: u64 = if m.rows <= m.cols {
-        let w = Matrix::from_vec(m.rows, m.cols, m.counts.iter().map(|&v| to_i64(v)).collect::<Result<Vec<_>>>()?)
-            .map_err(|e| MetricError::Invalid(e.to_string()))?;
-        let (_, assign) = kuhn_munkres(&w);
+        let w: Vec<Vec<i64>> = (0..m.rows).map(|r| m.row(r).iter().map(|&v| to_i64(v)).collect()).collect::<Result<_>>()?;
+        let assign = lexicographic_max(&w)?;
         for (code, &class) in assign.iter().enumerate() {
             code_to_class[code] = Some(class);
         }
         assign.iter().enumerate().map(|(r, &c)| m.get(r, c)).sum()
     } else {
         // More codes than classes: match classes to codes.
-        let t: Vec<i64> = (0..m.cols).flat_map(|c| m.col(c)).map(to_i64).collect::<Result<_>>()?;
-        let w = Matrix::from_vec(m.cols, m.rows, t).map_err(|e| MetricError::Invalid(e.to_string()))?;
-        let (_, assign) = kuhn_munkres(&w);
+        let w: Vec<Vec<i64>> = (0..m.cols).map(|c| m.col(c).into_iter().map(to_i64).collect()).collect::<Result<_>>()?;
+        let assign = lexicographic_max(&w)?;
         for (class, &code) in assign.iter().enumerate() {
             code_to_class[code] = Some(class);
         }
         assign.iter().enumerate().map(|(c, &r)| m.get(r, c)).sum()
     };
     Ok(Matching { code_to_class, accuracy: matched as f64 / m.total() as f64 })
+}
+
+/// The best total of a rows ≤ columns weight matrix restricted to `rows` × `cols`.
+fn best_total(w: &[Vec<i64>], rows: &[usize], cols: &[usize]) -> Result<i64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let sub = Matrix::from_vec(rows.len(), cols.len(), rows.iter().flat_map(|&r| cols.iter().map(move |&c| w[r][c])).collect())
+        .map_err(|e| MetricError::Invalid(e.to_string()))?;
+    Ok(kuhn_munkres(&sub).0)
+}
+
+/// Among the assignments of rows to distinct columns with the maximum total weight, the
+/// lexicographically smallest (`rows ≤ columns`): each row in turn takes the lowest column
+/// that still leaves the maximum reachable. Exact (integer weights), `O(r · c)` solves.
+fn lexicographic_max(w: &[Vec<i64>]) -> Result<Vec<usize>> {
+    let (r, c) = (w.len(), w.first().map_or(0, Vec::len));
+    let mut free: Vec<usize> = (0..c).collect();
+    let all_rows: Vec<usize> = (0..r).collect();
+    let mut remaining = best_total(w, &all_rows, &free)?;
+    let mut assign = Vec::with_capacity(r);
+    for row in 0..r {
+        let later = &all_rows[row + 1..];
+        let mut chosen = None;
+        for (i, &col) in free.iter().enumerate() {
+            let rest: Vec<usize> = free.iter().copied().filter(|&f| f != col).collect();
+            if w[row][col] + best_total(w, later, &rest)? == remaining {
+                chosen = Some((i, col));
+                break;
+            }
+        }
+        let (i, col) = chosen.ok_or_else(|| MetricError::Invalid("no maximum assignment found".into()))?;
+        remaining -= w[row][col];
+        free.remove(i);
+        assign.push(col);
+    }
+    Ok(assign)
 }
 
 /// Accuracy of cluster assignments against true labels after Hungarian matching.
@@ -110,6 +148,54 @@ pub fn sorted_prior_rmse(prior: &[f64], truth: &[f64]) -> Result<f64> {
     Ok((p.iter().zip(&t).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / t.len() as f64).sqrt())
 }
 
+/// How often a random assignment of the prior's values to classes fits the truth at
+/// least as well as the matched one: the exact permutation p of the matched prior RMSE,
+/// `p = #{π : RMSE(prior∘π, truth) ≤ RMSE(matched)} / K!` over all `K!` assignments of the
+/// matched codes' prior values to the `K` classes (the identity among them, so `p ≥ 1/K!`).
+/// Small p: the codes' prior values sit on the classes they stand for better than chance —
+/// the prior learned which class is frequent, not only that some are. A uniform prior gets
+/// p = 1 (every assignment ties). `K ≤ 10` (3,628,800 assignments).
+pub fn prior_alignment_p(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f64> {
+    let by_class = prior_by_class(prior, truth.len(), matching)?;
+    let values: Vec<f64> =
+        by_class.iter().enumerate().map(|(c, p)| p.ok_or_else(|| MetricError::Invalid(format!("class {c} has no matched code")))).collect::<Result<_>>()?;
+    let k = values.len();
+    if k == 0 || k > 10 {
+        return Err(MetricError::Invalid(format!("the permutation test enumerates K! assignments: K = {k} must be 1 to 10")));
+    }
+    let sse = |v: &[f64]| v.iter().zip(truth).map(|(a, b)| (a - b).powi(2)).sum::<f64>();
+    // Ties within float rounding count as "at least as well".
+    let observed = sse(&values) * (1.0 + 1e-12) + 1e-15;
+    let (mut hits, mut total) = (0u64, 0u64);
+    let mut perm = values.clone();
+    heap_permutations(&mut perm, k, &mut |p| {
+        total += 1;
+        if sse(p) <= observed {
+            hits += 1;
+        }
+    });
+    Ok(hits as f64 / total as f64)
+}
+
+/// Heap's algorithm: call `f` on every permutation of `v[..n]`.
+fn heap_permutations(v: &mut [f64], n: usize, f: &mut impl FnMut(&[f64])) {
+    let mut c = vec![0usize; n];
+    f(v);
+    let mut i = 0;
+    while i < n {
+        if c[i] < i {
+            let j = if i % 2 == 0 { 0 } else { c[i] };
+            v.swap(j, i);
+            f(v);
+            c[i] += 1;
+            i = 0;
+        } else {
+            c[i] = 0;
+            i += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +214,45 @@ mod tests {
         assert!(sorted_prior_rmse(&[0.5, 0.5], &[1.0]).is_err());
         assert!(sorted_prior_rmse(&[], &[]).is_err());
         assert!(sorted_prior_rmse(&[f64::NAN, 1.0], &[0.5, 0.5]).is_err());
+    }
+
+    #[test]
+    fn ties_go_to_the_lexicographically_smallest_assignment() {
+        // Every permutation of a constant matrix is a maximum: code i takes class i.
+        let flat = CountMatrix::from_rows(&[vec![1, 1, 1], vec![1, 1, 1], vec![1, 1, 1]]).unwrap();
+        assert_eq!(hungarian(&flat).unwrap().code_to_class, vec![Some(0), Some(1), Some(2)]);
+        // Two maxima of total 10: {0→1, 1→0, 2→2} and {0→2, 1→0, 2→1}; the first is smaller.
+        // (scipy.optimize.linear_sum_assignment(-m) returns the same, [1, 0, 2], here.)
+        let tied = CountMatrix::from_rows(&[vec![0, 5, 5], vec![5, 0, 0], vec![0, 0, 0]]).unwrap();
+        assert_eq!(hungarian(&tied).unwrap().code_to_class, vec![Some(1), Some(0), Some(2)]);
+        // The rule never trades away the maximum.
+        let m = CountMatrix::from_rows(&[vec![3, 3, 0], vec![3, 0, 0], vec![0, 0, 1]]).unwrap();
+        let h = hungarian(&m).unwrap();
+        assert_eq!(h.code_to_class, vec![Some(1), Some(0), Some(2)]);
+        assert!((h.accuracy - 7.0 / 10.0).abs() < 1e-12);
+        // More codes than classes: class 0 takes the lowest code that keeps the maximum.
+        let wide = CountMatrix::from_rows(&[vec![2, 0], vec![2, 0], vec![0, 2]]).unwrap();
+        assert_eq!(hungarian(&wide).unwrap().code_to_class, vec![Some(0), None, Some(1)]);
+    }
+
+    #[test]
+    fn permutation_p_counts_assignments_that_fit_at_least_as_well() {
+        let id = |k: usize| Matching { code_to_class: (0..k).map(Some).collect(), accuracy: 1.0 };
+        let truth = [0.5, 0.3, 0.2];
+        // The prior equals the truth: only the identity fits as well → 1/3! = 0.1667.
+        assert!((prior_alignment_p(&[0.5, 0.3, 0.2], &truth, &id(3)).unwrap() - 1.0 / 6.0).abs() < 1e-12);
+        // Uniform: every assignment ties → 1.
+        assert_eq!(prior_alignment_p(&[1.0 / 3.0; 3], &truth, &id(3)).unwrap(), 1.0);
+        // Reversed: the worst of the six → 1.
+        assert_eq!(prior_alignment_p(&[0.2, 0.3, 0.5], &truth, &id(3)).unwrap(), 1.0);
+        // Four classes, a prior with the right order but compressed towards uniform:
+        // python3 -c "import itertools,numpy as np; t=np.array([.4,.3,.2,.1]); p=np.array([.3,.26,.24,.2]); o=((p-t)**2).sum(); print(np.mean([((p[list(q)]-t)**2).sum()<=o+1e-15 for q in itertools.permutations(range(4))]))"
+        // → 0.041666666666666664 (1/24: only the identity)
+        let p = prior_alignment_p(&[0.3, 0.26, 0.24, 0.2], &[0.4, 0.3, 0.2, 0.1], &id(4)).unwrap();
+        assert!((p - 1.0 / 24.0).abs() < 1e-12, "{p}");
+        // The matching decides which class each code's value lands on.
+        let swapped = Matching { code_to_class: vec![Some(1), Some(0), Some(2)], accuracy: 1.0 };
+        assert!((prior_alignment_p(&[0.3, 0.5, 0.2], &truth, &swapped).unwrap() - 1.0 / 6.0).abs() < 1e-12);
+        assert!(prior_alignment_p(&[0.1; 11], &[0.1; 11], &id(11)).is_err());
     }
 }

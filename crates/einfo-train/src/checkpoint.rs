@@ -94,7 +94,9 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
         std::fs::write(tmp.join("config.toml"), config).map_err(io_err(final_dir.join("config.toml")))?;
         state.files = digests(&tmp)?;
         let json = serde_json::to_string_pretty(&state).expect("state serialises");
-        std::fs::write(tmp.join("state.json"), json).map_err(io_err(final_dir.join("state.json")))?;
+        std::fs::write(tmp.join("state.json"), &json).map_err(io_err(final_dir.join("state.json")))?;
+        let state_sha = format!("{}  state.json\n", einfo_data::source::sha256_hex(json.as_bytes()));
+        std::fs::write(tmp.join(STATE_SHA), state_sha).map_err(io_err(final_dir.join(STATE_SHA)))?;
         for e in std::fs::read_dir(&tmp).map_err(io_err(&final_dir))?.filter_map(|e| e.ok()) {
             std::fs::File::open(e.path()).and_then(|f| f.sync_all()).map_err(io_err(final_dir.join(e.file_name())))?;
         }
@@ -126,12 +128,15 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
     Ok(final_dir)
 }
 
-/// sha256 of every file in a checkpoint directory but `state.json`, by name.
+/// The sha256 of `state.json` itself, beside it (`sha256sum` format).
+pub const STATE_SHA: &str = "state.sha256";
+
+/// sha256 of every file in a checkpoint directory but `state.json` and its own digest.
 fn digests(dir: &Path) -> Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     for e in std::fs::read_dir(dir).map_err(io_err(dir))?.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name != "state.json" {
+        if name != "state.json" && name != STATE_SHA {
             let bytes = std::fs::read(e.path()).map_err(io_err(e.path()))?;
             files.insert(name, einfo_data::source::sha256_hex(&bytes));
         }
@@ -139,14 +144,21 @@ fn digests(dir: &Path) -> Result<BTreeMap<String, String>> {
     Ok(files)
 }
 
-/// Check a checkpoint against its `state.json`: the step is its directory's, and every
-/// file has the sha256 recorded when it was written (a flipped bit, a truncated or edited
-/// file, a missing or an added one are refused).
+/// Check a checkpoint against its `state.json`: `state.json` has the digest recorded beside
+/// it, the step is its directory's, and every other file has the sha256 recorded when it
+/// was written (a flipped bit, a truncated or edited file, a missing or an added one are
+/// refused). Checkpoints written before digests were recorded are checked for the step only.
 pub fn verify(ckpt: &Path, state: &TrainState) -> Result<()> {
     let bad = |detail: String| Err(TrainError::Checkpoint { path: ckpt.into(), detail });
     let name = ckpt.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if step_of(&name) != Some(state.step) {
         return bad(format!("state.json says step {}, the directory {name}", state.step));
+    }
+    if let Ok(recorded) = std::fs::read_to_string(ckpt.join(STATE_SHA)) {
+        let bytes = std::fs::read(ckpt.join("state.json")).map_err(io_err(ckpt.join("state.json")))?;
+        if recorded.split_whitespace().next() != Some(einfo_data::source::sha256_hex(&bytes).as_str()) {
+            return bad("state.json does not match the sha256 recorded when it was written (damaged)".into());
+        }
     }
     if state.files.is_empty() {
         return Ok(());
@@ -186,7 +198,16 @@ mod tests {
     use super::*;
 
     fn state(step: u64) -> TrainState {
-        TrainState { step, epoch: 0, batch_in_epoch: 0, noise_pos: "0".into(), augment_pos: "0".into(), optimiser_steps: vec![], prior: vec![], files: BTreeMap::new() }
+        TrainState {
+            step,
+            epoch: 0,
+            batch_in_epoch: 0,
+            noise_pos: "0".into(),
+            augment_pos: "0".into(),
+            optimiser_steps: vec![],
+            prior: vec![],
+            files: BTreeMap::new(),
+        }
     }
 
     #[test]
@@ -220,6 +241,13 @@ mod tests {
         let st = load_state(&ck).unwrap();
         assert_eq!(st.files.len(), 2, "g.safetensors and config.toml: {:?}", st.files);
         verify(&ck, &st).unwrap();
+        // state.json itself: a flipped bit anywhere is caught by its own digest.
+        let json = std::fs::read(ck.join("state.json")).unwrap();
+        let mut flipped = json.clone();
+        flipped[json.len() / 2] ^= 4;
+        std::fs::write(ck.join("state.json"), &flipped).unwrap();
+        assert!(verify(&ck, &st).unwrap_err().to_string().contains("state.json does not match"));
+        std::fs::write(ck.join("state.json"), &json).unwrap();
         // Every byte of every file matters: flip one bit in each position in turn.
         for i in 0..4 {
             let mut b = vec![1u8, 2, 3, 4];

@@ -83,7 +83,8 @@ impl Classifier {
         }
         let vars = VarMap::new();
         let net = LeNet::new(seeded_var_builder(&vars, 0, device).pp("lenet"), 1, 10)?;
-        let tensors = candle_core::safetensors::load_buffer(bytes, device).map_err(|e| bad(format!("not a LeNet classifier: {}", crate::error::first_line(&e.to_string()))))?;
+        let tensors = candle_core::safetensors::load_buffer(bytes, device)
+            .map_err(|e| bad(format!("not a LeNet classifier: {}", crate::error::first_line(&e.to_string()))))?;
         for (vname, var) in vars.data().lock().expect("the var map is not shared yet").iter() {
             let t = tensors.get(vname).ok_or_else(|| bad(format!("not a LeNet classifier: no tensor '{vname}'")))?;
             var.set(t).map_err(|e| bad(format!("not a LeNet classifier: '{vname}': {}", crate::error::first_line(&e.to_string()))))?;

@@ -5,8 +5,8 @@
 //! CSV logs, sample grids, and the step benchmark.
 
 pub mod adam;
-pub mod bounded_read;
 pub mod bench;
+pub mod bounded_read;
 pub mod cell;
 pub mod checkpoint;
 pub mod checkpointer;

@@ -38,7 +38,13 @@ pub fn stranded(dir: &Path) -> Vec<PathBuf> {
     let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
     let prefix = format!(".{}.einfo-replaced-", name.to_string_lossy());
     let mut v: Vec<PathBuf> = std::fs::read_dir(parent)
-        .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)).map(|e| e.path()).filter(|p| Some(p) != own.as_ref()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .filter(|p| Some(p) != own.as_ref())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -100,7 +106,9 @@ impl NewRun {
             Ok(())
         });
         match (removed, &self.aside) {
-            (Ok(()), Some(a)) => std::fs::rename(a, &self.dir).err().map(|e| format!("the replaced run could not be moved back ({e}); it is at {}", a.display())),
+            (Ok(()), Some(a)) => {
+                std::fs::rename(a, &self.dir).err().map(|e| format!("the replaced run could not be moved back ({e}); it is at {}", a.display()))
+            }
             (Ok(()), None) => None,
             (Err(e), Some(a)) => Some(format!("the failed new run could not be removed ({e}); the replaced run is at {}", a.display())),
             (Err(e), None) => Some(format!("the failed new run could not be removed ({e})")),

@@ -131,7 +131,10 @@ pub fn run_on(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: &Dataset, s
             if budget < st.step {
                 return Err(TrainError::ResumeChange(
                     run_dir.into(),
-                    format!("the run is at step {}, past a budget of {budget} steps: give a larger budget (--epochs or --max-steps), or leave it as it is", st.step),
+                    format!(
+                        "the run is at step {}, past a budget of {budget} steps: give a larger budget (--epochs or --max-steps), or leave it as it is",
+                        st.step
+                    ),
                 ));
             }
             start = Position { step: st.step, epoch: st.epoch, batch_in_epoch: st.batch_in_epoch };

@@ -92,7 +92,7 @@ fn einfo_made(name: &str) -> bool {
 /// A file einfo writes into a checkpoint directory (or the temporary copy of one).
 fn checkpoint_file(name: &str) -> bool {
     let base = if einfo_data::source::is_atomic_leftover(name) { name.rsplit_once(".tmp-").map_or(name, |(b, _)| b) } else { name };
-    base.ends_with(".safetensors") || base == "state.json" || base == "config.toml"
+    base.ends_with(".safetensors") || base == "state.json" || base == checkpoint::STATE_SHA || base == "config.toml"
 }
 
 /// A checkpoint directory holding only einfo's checkpoint files.
@@ -113,12 +113,7 @@ pub fn foreign_entries(dir: &Path) -> Result<Vec<String>> {
         if !einfo_made(&n) {
             v.push(n);
         } else if n == "grids" && p.is_dir() {
-            v.extend(
-                names(&p)
-                    .into_iter()
-                    .filter(|(g, _)| !(g.starts_with("epoch-") && einfo_made(g)))
-                    .map(|(g, _)| format!("grids/{g}")),
-            );
+            v.extend(names(&p).into_iter().filter(|(g, _)| !(g.starts_with("epoch-") && einfo_made(g))).map(|(g, _)| format!("grids/{g}")));
         } else if n == "checkpoints" && p.is_dir() {
             for (c, cp) in names(&p) {
                 let ours = (c.starts_with("step-") || c.starts_with(".tmp-step-")) && cp.is_dir();

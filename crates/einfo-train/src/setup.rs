@@ -237,7 +237,10 @@ pub fn restore_newest(method: &mut dyn Method, run: &Path) -> Result<Option<(Pat
         let now = checkpoint::list(run)?;
         if now == all || now.is_empty() {
             return match first_err {
-                Some(e) => Err(TrainError::Checkpoint { path: run.into(), detail: format!("no checkpoint loads ({}); resume from an earlier copy of the run, or retrain it", one_line(&e.to_string())) }),
+                Some(e) => Err(TrainError::Checkpoint {
+                    path: run.into(),
+                    detail: format!("no checkpoint loads ({}); resume from an earlier copy of the run, or retrain it", one_line(&e.to_string())),
+                }),
                 None => Ok(None),
             };
         }
@@ -250,7 +253,9 @@ pub fn restore_newest(method: &mut dyn Method, run: &Path) -> Result<Option<(Pat
 /// newest checkpoint was trained with only where a resume may (budget, device, logging,
 /// evaluation). Checked before any checkpoint is loaded, so the message names the edit.
 pub fn check_against_checkpoint(run: &Path, cfg: &Config) -> Result<()> {
-    let Some((_, ckpt)) = checkpoint::latest(run)? else { return Ok(()) };
+    // The newest checkpoint that is intact (a damaged one is skipped, as loading skips it).
+    let intact = checkpoint::list(run)?.into_iter().rev().find(|(_, c)| checkpoint::load_state(c).and_then(|st| checkpoint::verify(c, &st)).is_ok());
+    let Some((_, ckpt)) = intact else { return Ok(()) };
     let Some(text) = checkpoint::saved_config(&ckpt) else { return Ok(()) };
     let saved = Config::from_toml(&text, &ckpt.join("config.toml").display().to_string())?;
     check_resumable(&saved, cfg, run, &format!("the config its checkpoint {} was trained with (was config.toml edited? restore it)", ckpt.display()))

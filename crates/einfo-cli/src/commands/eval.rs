@@ -49,7 +49,11 @@ pub fn classifier(cmd: ClassifierCommand, opts: DataOptions) -> Result<()> {
                 None => {
                     let at = committed_path(kind);
                     let dir = at.parent().expect("datasets/classifiers/<file>");
-                    anyhow::ensure!(dir.is_dir(), "no {} here: run this from the repository's root to replace the committed classifier, or pass --out FILE", dir.display());
+                    anyhow::ensure!(
+                        dir.is_dir(),
+                        "no {} here: run this from the repository's root to replace the committed classifier, or pass --out FILE",
+                        dir.display()
+                    );
                     at
                 }
             };

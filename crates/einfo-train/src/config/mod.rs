@@ -138,7 +138,9 @@ impl Config {
         self.validate_prior()?;
         self.validate_weights()?;
         self.validate_sizes()?;
-        self.augment.validate().map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or("").trim_start_matches("augment: "))))?;
+        self.augment
+            .validate()
+            .map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or("").trim_start_matches("augment: "))))?;
         Ok(())
     }
 
@@ -211,7 +213,9 @@ impl Config {
         }
         if !p.learnable {
             if p.kind != PriorKind::Gumbel {
-                return bad("prior.learnable = false freezes the Gumbel prior's logits: it needs prior.kind = \"gumbel\" (the other priors are fixed already)".into());
+                return bad(
+                    "prior.learnable = false freezes the Gumbel prior's logits: it needs prior.kind = \"gumbel\" (the other priors are fixed already)".into()
+                );
             }
             if p.em_weight > 0.0 || p.lr.is_some() {
                 return bad("prior.learnable = false: drop prior.em_weight and prior.lr, which train the logits".into());
