@@ -184,7 +184,10 @@ fn kill_9_inside_a_checkpoint_write_leaves_the_previous_one() {
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     let o = run_to_end(&resume_args(&run));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("leftover"), "the resume sweeps the temporary directory up");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("removed what interrupted writes left: checkpoints/.tmp-step-00000009"),
+        "the resume sweeps the temporary directory up, naming it"
+    );
     assert!(std::fs::read_dir(run.join("checkpoints")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with(".tmp")));
     assert_same_as_straight(&run, "a kill inside a checkpoint write");
 }
@@ -380,6 +383,14 @@ fn a_diverged_run_saves_nothing_non_finite_and_nan_moments_are_refused() {
     let (k, v) = t.iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap();
     t.insert(k, (v.zeros_like().unwrap() / 0.0).unwrap());
     candle_core::safetensors::save(&t, &opt).unwrap();
+    let o = einfo(&["resume", good.to_str().unwrap(), "--quiet"], &dir);
+    assert_one_line_error(&o, "opt-g.safetensors does not match the sha256");
+    // A checkpoint written before digests were recorded is still checked for NaN on load.
+    let ckpt = good.join("checkpoints/step-00000003");
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ckpt.join("state.json")).unwrap()).unwrap();
+    state.as_object_mut().unwrap().remove("files");
+    std::fs::write(ckpt.join("state.json"), serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    std::fs::remove_file(ckpt.join("state.sha256")).unwrap();
     let o = einfo(&["resume", good.to_str().unwrap(), "--quiet"], &dir);
     assert_one_line_error(&o, "non-finite");
 }

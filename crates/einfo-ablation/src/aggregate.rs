@@ -390,6 +390,7 @@ fn markdown(
         best(&|r| r.real_cluster_accuracy.mean, false)
     );
 
+    s.push_str(&crate::claims::section(results, rows));
     s.push_str(&crate::stats::markdown(results, rows));
     let splits: BTreeSet<usize> = results.iter().map(|r| r.cell.split).collect();
     let _ = writeln!(s, "## NMI per split (mean over seeds)\n");

@@ -102,6 +102,18 @@ fn read_cell(cdir: &Path) -> Result<Option<(EvalReport, Vec<CurvePoint>)>> {
     Ok(Some((report, read_curve(&cdir.join("eval.csv"))?)))
 }
 
+/// Match codes to classes again with the deterministic tie rule of
+/// [`einfo_metrics::hungarian`] (reports written before it may hold another of several
+/// maximum assignments) and recompute what depends on which one: the matched classes and
+/// the matched prior RMSE. The matched counts, and so every accuracy, are the same.
+pub fn rematch(report: &mut EvalReport) {
+    let Ok(m) = einfo_metrics::CountMatrix::from_rows(&report.count_matrix).and_then(|c| einfo_metrics::hungarian(&c)) else { return };
+    if let Ok(rmse) = einfo_metrics::prior_rmse(&report.prior, &report.true_frequencies, &m) {
+        report.prior_rmse = rmse;
+    }
+    report.code_to_class = m.code_to_class;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,16 +125,4 @@ mod tests {
         assert_eq!(c.id().replace('/', "-"), "elastic-frozen-prior-split3-seed2");
         assert!(cell_of_copy("elastic-split1").is_none() && cell_of_copy("x-splitA-seed0").is_none());
     }
-}
-
-/// Match codes to classes again with the deterministic tie rule of
-/// [`einfo_metrics::hungarian`] (reports written before it may hold another of several
-/// maximum assignments) and recompute what depends on which one: the matched classes and
-/// the matched prior RMSE. The matched counts, and so every accuracy, are the same.
-pub fn rematch(report: &mut EvalReport) {
-    let Ok(m) = einfo_metrics::CountMatrix::from_rows(&report.count_matrix).and_then(|c| einfo_metrics::hungarian(&c)) else { return };
-    if let Ok(rmse) = einfo_metrics::prior_rmse(&report.prior, &report.true_frequencies, &m) {
-        report.prior_rmse = rmse;
-    }
-    report.code_to_class = m.code_to_class;
 }

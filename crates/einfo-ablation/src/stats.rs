@@ -200,8 +200,8 @@ pub(crate) fn holm_family(results: &[CellResult], rows: &[Row], metric: &Metric,
 }
 
 /// What a paired difference is taken over.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unit {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
     /// A (split, seed) cell.
     Cell,
     /// A split: the seeds of a split share its data, so the conservative reading averages
@@ -211,7 +211,7 @@ pub(crate) enum Unit {
 
 impl Unit {
     /// The unit's name, as the tables and `paired.csv` write it.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Unit::Cell => "cell",
             Unit::Split => "split",
@@ -220,7 +220,7 @@ impl Unit {
 }
 
 /// `(method, reference)` values of `metric` per cell, or per split (seeds averaged first).
-fn unit_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Vec<(f64, f64)> {
+pub(crate) fn unit_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &str, unit: Unit) -> Vec<(f64, f64)> {
     // A pair with a missing value is left out before averaging, so it drops one seed, not its split.
     let keyed: Vec<_> = keyed_pairs(results, row, metric, reference).into_iter().filter(|(_, m, b)| m.is_finite() && b.is_finite()).collect();
     match unit {
