@@ -10,7 +10,7 @@ use einfo_metrics::{holm, paired_t_p, Paired};
 
 use crate::aggregate::Row;
 use crate::collect::CellResult;
-use crate::stats::{fmt_p, unit_pairs, Unit, ALPHA, NMI};
+use crate::stats::{fmt_p, p_is, unit_pairs, Unit, ALPHA, NMI};
 
 /// The method whose claim is tested.
 pub const CLAIMANT: &str = "elastic";
@@ -69,12 +69,12 @@ pub fn section(results: &[CellResult], rows: &[Row]) -> String {
          **shown**: `{CLAIMANT}` better, adjusted p < {ALPHA}; **refuted**: worse, adjusted p < {ALPHA}; otherwise **not told apart** at this budget. The controls say what causes the gain: `uniform-trans` keeps only L_trans, `elastic-frozen-prior` everything but learning the prior.\n"
     );
     let _ =
-        writeln!(s, "| {CLAIMANT} − | cells | per cell: Δ NMI [95%], t-test p (Holm) | verdict | splits | per split: Δ NMI [95%], t-test p (Holm) | verdict |");
+        writeln!(s, "| {CLAIMANT} − | cells | per cell: Δ NMI [95%], t-test p (Holm-adjusted) | verdict | splits | per split: Δ NMI [95%], t-test p (Holm-adjusted) | verdict |");
     let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for c in &cells {
         let sp = splits.iter().find(|v| v.other == c.other);
         let fmt = |v: &Verdict| {
-            format!("{:+.3} [{:+.3}, {:+.3}], p = {} ({})", v.paired.diff.mean, v.paired.diff.lo, v.paired.diff.hi, fmt_p(v.t_p), fmt_p(v.holm_p))
+            format!("{:+.3} [{:+.3}, {:+.3}], {} (Holm {})", v.paired.diff.mean, v.paired.diff.lo, v.paired.diff.hi, p_is(v.t_p), fmt_p(v.holm_p))
         };
         let (sn, st, sv) = sp.map_or(("-".to_string(), "-".to_string(), "-"), |v| (v.paired.diff.n.to_string(), fmt(v), v.call()));
         let _ = writeln!(s, "| `{}` | {} | {} | {} | {sn} | {st} | {sv} |", c.other, c.paired.diff.n, fmt(c), c.call());

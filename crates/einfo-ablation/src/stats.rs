@@ -276,7 +276,7 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
                     let t = fam
                         .iter()
                         .find(|(name, _, _)| *name == row.method)
-                        .map_or(String::new(), |(_, t, h)| format!(", t-test p = {} (Holm {})", fmt_p(*t), fmt_p(*h)));
+                        .map_or(String::new(), |(_, t, h)| format!(", t-test {} (Holm {})", p_is(*t), fmt_p(*h)));
                     format!(
                         "{:+.3} [{:+.3}, {:+.3}], better on {}/{} {units}s, sign p = {:.3}{t}",
                         p.diff.mean, p.diff.lo, p.diff.hi, p.wins, p.diff.n, p.sign_p
@@ -296,6 +296,15 @@ pub fn fmt_p(p: f64) -> String {
         "< 0.001".into()
     } else {
         format!("{p:.3}")
+    }
+}
+
+/// "p = 0.004", or "p < 0.001".
+pub fn p_is(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".into()
+    } else {
+        format!("p = {p:.3}")
     }
 }
 
