@@ -258,7 +258,7 @@ fn paired_section(s: &mut String, results: &[CellResult], rows: &[Row], referenc
                 s,
                 "The seeds of one split share its data, so here a split, not a cell, is the unit: on each split the method's and {reference}'s values are averaged over the seeds both have, then the per-split differences get a 95% Student-t interval, a win count over splits and the sign test. \
                  Fewer units than cells, so usually (not always) wider intervals, and with k splits the sign test cannot go below p = 2 / 2^k (0.25 for three); where every split has one seed this table repeats the per-cell one. \
-                 A difference whose interval here excludes 0 holds across splits, not only across seeds.\n"
+                 The t-test and its Holm adjustment are taken over splits too: a difference shown here (adjusted p < {ALPHA}) holds across splits, not only across seeds.\n"
             );
         }
     }
