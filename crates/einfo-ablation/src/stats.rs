@@ -339,6 +339,13 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
             paired_section(&mut s, results, rows, reference, unit);
         }
     }
+    targets_section(&mut s, results, rows);
+    s
+}
+
+/// The section counting the cells that reach the learned-prior targets, and the classes
+/// with a code and the aligned priors behind them.
+fn targets_section(s: &mut String, results: &[CellResult], rows: &[Row]) {
     let (rmse, nmi, acc) = TARGETS;
     let _ = writeln!(s, "## Cells reaching the learned-prior targets\n");
     let _ = writeln!(s, "Targets: prior RMSE ≤ {rmse}, NMI ≥ {nmi}, cluster accuracy on real images ≥ {acc}, and NMI above `{BASELINE}`'s on the same cell. \"Classes with a code\": how many classes are the most frequent class of some code (mean over cells; \"all\": cells where every class has one) — a code that merges two classes or two codes that split one lower it, and a matched prior RMSE near 0 needs it to be all. \"Prior aligned\": cells whose matched prior fits the truth better than all but 5% of the 10! assignments of its values to classes (the exact permutation test of the matched RMSE; a uniform prior has p = 1) — evidence that the prior learned *which* class is frequent. The sorted prior RMSE is descriptive only: a random prior that travels as far scores as well.\n");
@@ -365,14 +372,14 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let classes = rs.first().map_or(0, |r| r.report.true_frequencies.len()) as f64;
         let every = covered.iter().filter(|&&k| k == classes).count();
         let mean = covered.iter().sum::<f64>() / n as f64;
+        let aligned = rs.iter().filter(|r| alignment_p(r) < ALPHA).count();
         let _ = writeln!(
             s,
-            "| {} | {} ep. | {n} | {a}/{n} | {b}/{n} | {c}/{n} | {all}/{n} | {beat} | {mean:.1} of {classes} | {every}/{n} |",
+            "| {} | {} ep. | {n} | {a}/{n} | {b}/{n} | {c}/{n} | {all}/{n} | {beat} | {mean:.1} of {classes} | {every}/{n} | {aligned}/{n} |",
             row.method, row.epochs
         );
     }
     s.push('\n');
-    s
 }
 
 #[cfg(test)]
