@@ -166,3 +166,31 @@ fn edited_runs_and_shrunk_budgets_are_refused_with_what_to_do() {
     assert_one_line_error(&einfo(&["classifier", "eval", "--weights", "/dev/zero"], &dir), "not a regular file");
     assert!(!dir.join("x").exists());
 }
+
+#[test]
+fn messages_say_what_to_do_and_leave_nothing_behind() {
+    let dir = scratch("messages");
+    // A private file named as a preset: the error names the line, never quotes it.
+    std::fs::write(dir.join("secret.toml"), "root:$6$hash-of-a-password:19000:0:99999:7:::\n").unwrap();
+    let o = einfo(&["train", "--preset", dir.join("secret.toml").to_str().unwrap(), "--out", "x"], &dir);
+    assert_one_line_error(&o, "(line 1)");
+    assert!(!stderr(&o).contains("hash-of-a-password"), "{}", stderr(&o));
+    // --out through a file or a dangling link.
+    std::fs::write(dir.join("f"), "x").unwrap();
+    assert_one_line_error(&run(&tiny(&dir.join("f"), &[]), &dir), "not a directory");
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).unwrap();
+    assert_one_line_error(&run(&tiny(&dir.join("dangling"), &[]), &dir), "not a directory");
+    // --force refused on a directory einfo did not make leaves no lock file in it.
+    std::fs::create_dir_all(dir.join("mine")).unwrap();
+    std::fs::write(dir.join("mine/notes.txt"), "x").unwrap();
+    assert_one_line_error(&run(&tiny(&dir.join("mine"), &["--force"]), &dir), "will not replace");
+    assert!(!dir.join("mine/.lock").exists());
+    // A custom split is announced as one; a run already at its budget reports no speed.
+    let r = dir.join("r");
+    let o = run(&tiny(&r, &["--max-steps", "2"]), &dir);
+    assert!(o.status.success() && stderr(&o).contains("a custom split (counts [20,"), "{}", stderr(&o));
+    let o = einfo(&["resume", r.to_str().unwrap(), "--quiet"], &dir);
+    assert!(o.status.success() && stdout(&o).contains("done: 2 steps (nothing left to train)"), "{}", stdout(&o));
+    // An integer past i64 in --set is named as such.
+    assert_one_line_error(&einfo(&["train", "--set", "data.counts=[18446744073709551615,1]", "--out", "y"], &dir), "not a valid value");
+}

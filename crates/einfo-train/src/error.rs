@@ -16,9 +16,9 @@ pub enum TrainError {
     RunExists(PathBuf),
     #[error("{} is not a run directory (no config.toml)", .0.display())]
     NotARun(PathBuf),
-    #[error("non-finite loss at step {step}: {term} = {value}; {kept} — lower the learning rate or the loss weights", kept = kept_checkpoint(.kept))]
+    #[error("non-finite loss at step {step}: {term} = {value}; {kept} — train anew (`einfo train`; `resume` keeps them) with a lower learning rate or loss weights", kept = kept_checkpoint(.kept))]
     NonFinite { step: u64, term: String, value: f64, kept: Option<PathBuf> },
-    #[error("step {step}: {what} holds non-finite values (the run diverged); nothing was saved, {kept} — lower the learning rate or the loss weights", kept = kept_checkpoint(.kept))]
+    #[error("step {step}: {what} holds non-finite values (the run diverged); nothing was saved, {kept} — train anew (`einfo train`; `resume` keeps them) with a lower learning rate or loss weights", kept = kept_checkpoint(.kept))]
     NonFiniteState { step: u64, what: String, kept: Option<PathBuf> },
     #[error("{} is in use by {who}: wait for it to finish (or stop it) and run this again", .0.display(), who = .1)]
     RunInUse(PathBuf, String),

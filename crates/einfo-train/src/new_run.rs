@@ -50,16 +50,27 @@ pub fn stranded(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A run directory can go at `dir`: nothing is there, or a directory.
+pub fn check_target(dir: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(dir).is_ok() && !dir.is_dir() {
+        return Err(TrainError::Config(format!("--out {}: a file or a dangling link is there, not a directory: choose another --out", dir.display())));
+    }
+    Ok(())
+}
+
 impl NewRun {
     /// Make `dir` ready for a new run. `replace`: it holds a run, which must be einfo's
     /// and not in use; it is moved aside in one rename and an empty directory takes its
     /// place. Otherwise `dir` is created if missing.
     pub fn begin(dir: &Path, replace: bool) -> Result<NewRun> {
+        check_target(dir)?;
         let created = !dir.exists();
         let mut aside = None;
         if replace {
             let to = aside_path(dir)?;
             {
+                // Checked before the lock too, so that a refused directory gets no `.lock`.
+                run_dir::check_replaceable(dir)?;
                 let _old = RunLock::acquire(dir)?;
                 run_dir::check_replaceable(dir)?;
                 std::fs::rename(dir, &to).map_err(io_err(dir))?;
@@ -169,6 +180,10 @@ mod tests {
         let e = NewRun::begin(&dir, true).unwrap_err().to_string();
         assert!(e.contains("will not replace"), "{e}");
         assert!(dir.join("thesis.tex").is_file() && !aside_path(&dir).unwrap().exists());
+        assert!(!dir.join(".lock").exists(), "a refused directory gets no lock file");
+        let file = root.join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(NewRun::begin(&file, false).unwrap_err().to_string().contains("not a directory"));
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -61,6 +61,7 @@ fn prepare(cfg: &Config, opts: &RunOptions) -> Result<(Dataset, Split)> {
 /// until the new one has written its first checkpoint, and restored if it fails before.
 pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
     let (data, split) = prepare(cfg, opts)?;
+    crate::new_run::check_target(run_dir)?;
     // A directory holding only a lock file (a run killed as it started) counts as empty.
     let occupied = run_dir.exists() && std::fs::read_dir(run_dir).map_err(io_err(run_dir))?.filter_map(|e| e.ok()).any(|e| e.file_name() != run_dir::LOCK);
     if occupied && !opts.force {

@@ -70,7 +70,9 @@ impl TrainArgs {
 
 fn report(s: &RunSummary) {
     let state = if s.interrupted { "interrupted" } else { "done" };
-    println!("{state}: {} steps, {:.0} images/s", s.steps, s.images_per_s);
+    // A run already at its budget trains nothing: no speed to report.
+    let speed = if s.images_per_s > 0.0 { format!(", {:.0} images/s", s.images_per_s) } else { " (nothing left to train)".into() };
+    println!("{state}: {} steps{speed}", s.steps);
     println!("prior:      {}", s.prior.iter().map(|p| format!("{p:.3}")).collect::<Vec<_>>().join(" "));
     println!("grid:       {}", s.grid.display());
     println!("log:        {}", s.log.display());
@@ -88,11 +90,14 @@ fn default_out(cfg: &Config) -> PathBuf {
 pub fn run(args: TrainArgs, opts: DataOptions) -> Result<()> {
     let cfg = args.config()?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
+    let split = match &cfg.data.counts {
+        Some(c) => format!("a custom split (counts {c:?})"),
+        None => format!("split {}", cfg.data.split),
+    };
     eprintln!(
-        "einfo: training {} on {} split {} (seed {}) for {} epoch(s) into {}",
+        "einfo: training {} on {} {split} (seed {}) for {} epoch(s) into {}",
         cfg.method,
         cfg.data.dataset,
-        cfg.data.split,
         cfg.train.seed,
         cfg.train.epochs,
         out.display()

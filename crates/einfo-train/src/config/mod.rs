@@ -95,7 +95,16 @@ impl Config {
 
     /// Parse a TOML document (a preset or a run's `config.toml`).
     pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
-        let cfg: Config = toml::from_str(text).map_err(|e| TrainError::Config(format!("{origin}: {}", one_line(&e.to_string()))))?;
+        Self::parse(text, origin, true)
+    }
+
+    /// Parse and validate. Errors say what is wrong and, for a file (`at_line`), on which
+    /// line — never the line itself (a wrong `--preset` may name a private file).
+    fn parse(text: &str, origin: &str, at_line: bool) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().filter(|_| at_line).map_or(String::new(), |s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1));
+            TrainError::Config(format!("{origin}{line}: {}", one_line(e.message())))
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -110,10 +119,17 @@ impl Config {
         let mut doc: toml::Value = toml::Value::try_from(self).map_err(|e| TrainError::Config(e.to_string()))?;
         for set in sets {
             let (key, raw) = set.split_once('=').ok_or_else(|| TrainError::Config(format!("override '{set}' is not key=value (e.g. train.epochs=5)")))?;
-            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")) {
+                Some(v) => v,
+                // A number or list that is not valid TOML (an integer past 2^63 − 1, a cut
+                // list) is an error here, not a string for the field to reject as a string.
+                None if raw.trim_start().starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+' || c == '[') => {
+                    return Err(TrainError::Config(format!(
+                        "override '{set}': '{raw}' is not a valid value (integers are at most 9223372036854775807; lists are [a, b, …])"
+                    )));
+                }
+                None => toml::Value::String(raw.to_string()),
+            };
             let mut node = &mut doc;
             let parts: Vec<&str> = key.split('.').collect();
             for (i, part) in parts.iter().enumerate() {
@@ -126,7 +142,8 @@ impl Config {
             }
         }
         let text = toml::to_string(&doc).map_err(|e| TrainError::Config(e.to_string()))?;
-        Config::from_toml(&text, "--set overrides")
+        // The document is einfo's own: its line numbers would mean nothing to the user.
+        Config::parse(&text, "--set overrides", false)
     }
 
     /// Reject values no run can use, with a message naming the field — every field a step
@@ -320,5 +337,17 @@ mod tests {
         assert!((c.marginal_weight_at(25) - 1.5).abs() < 1e-12);
         assert_eq!(c.marginal_weight_at(100), 0.0);
         assert_eq!(c.marginal_weight_at(500), 0.0);
+    }
+
+    #[test]
+    fn errors_name_the_line_never_echo_it_and_reject_out_of_range_numbers() {
+        let e = Config::from_toml("[train]\nsecret-password-here\n", "/etc/shadow").unwrap_err().to_string();
+        assert!(e.contains("/etc/shadow (line 2)") && !e.contains("secret-password"), "{e}");
+        let e = Config::default().with_overrides(&["train.epoch=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("unknown field `epoch`") && !e.contains("line"), "{e}");
+        let e = Config::default().with_overrides(&["data.counts=[18446744073709551615,1]".into()]).unwrap_err().to_string();
+        assert!(e.contains("not a valid value") && !e.contains("invalid type: string"), "{e}");
+        let e = Config::default().with_overrides(&["augment.zoom_min=0".into()]).unwrap_err().to_string();
+        assert!(e.contains("augment: zoom range") && !e.contains("augment: augment"), "{e}");
     }
 }
