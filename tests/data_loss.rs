@@ -194,3 +194,63 @@ fn messages_say_what_to_do_and_leave_nothing_behind() {
     // An integer past i64 in --set is named as such.
     assert_one_line_error(&einfo(&["train", "--set", "data.counts=[18446744073709551615,1]", "--out", "y"], &dir), "not a valid value");
 }
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Fill the file system holding `dir` with one file; returns it (remove it to free space).
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let p = dir.join("filler");
+    let mut f = std::fs::File::create(&p).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.flush();
+    p
+}
+
+#[test]
+fn a_full_disk_during_eval_and_log_appends_leaves_whole_files_and_the_matrix_aggregates() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let dir = scratch("fulldisk-eval");
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    assert!(std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=450m", "tmpfs", mnt.to_str().unwrap()]).status().unwrap().success());
+    let _guard = Unmount(mnt.clone());
+    // A cell of a matrix root: trained, then evaluated on a full disk.
+    let r = mnt.join("m/elastic/split1/seed0");
+    let keep_one = ["--max-steps", "4", "--set", "log.keep_checkpoints=1"];
+    let o = run(&tiny(&r, &keep_one), &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval = ["eval", r.to_str().unwrap(), "--per-code", "20", "--real-images", "100"];
+    let filler = fill(&mnt);
+    let o = einfo(&eval, &dir);
+    assert_one_line_error(&o, "No space left");
+    assert!(!r.join("metrics.json").exists() && !r.join("eval.csv").exists(), "nothing half-written");
+    // Training on: the log.csv appends and the checkpoint fail on the full disk.
+    assert!(!einfo(&["resume", r.to_str().unwrap(), "--max-steps", "6", "--quiet"], &dir).status.success());
+    std::fs::remove_file(filler).unwrap();
+    let o = einfo(&["resume", r.to_str().unwrap(), "--max-steps", "6", "--quiet"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = std::fs::read_to_string(r.join("log.csv")).unwrap();
+    let fields = log.lines().next().unwrap().split(',').count();
+    assert!(log.ends_with('\n') && log.lines().all(|l| l.split(',').count() == fields), "every log row whole:\n{log}");
+    let steps: Vec<&str> = log.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(steps, vec!["1", "2", "3", "4", "5", "6"], "no row twice, none missing");
+    let o = einfo(&eval, &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(einfo_train::curve::read(&r.join("eval.csv")).unwrap().len(), 1);
+    let w = einfo_ablation::aggregate::aggregate(&mnt.join("m"), &dir.join("out"), "t", "test").unwrap();
+    assert_eq!(w.cells, 1);
+}
