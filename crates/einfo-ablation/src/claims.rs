@@ -24,35 +24,36 @@ pub struct Verdict {
     pub other: String,
     pub unit: Unit,
     pub paired: Paired,
-    pub t_p: f64,
-    pub holm_p: f64,
+    /// `None` with a single pair (no test).
+    pub t_p: Option<f64>,
+    pub holm_p: Option<f64>,
 }
 
 impl Verdict {
     /// "shown", "refuted" or "not told apart".
     pub fn call(&self) -> &'static str {
-        match (self.holm_p < ALPHA, self.paired.diff.mean > 0.0) {
-            (true, true) => "shown",
-            (true, false) => "refuted",
-            _ => "not told apart",
+        match self.holm_p.map(|p| (p < ALPHA, self.paired.diff.mean > 0.0)) {
+            None => "no test (one pair)",
+            Some((true, true)) => "shown",
+            Some((true, false)) => "refuted",
+            Some(_) => "not told apart",
         }
     }
 }
 
-/// The verdicts of the family over `unit`, in [`FAMILY`] order (comparisons with fewer than
-/// two pairs have no test and are left out).
+/// The verdicts of the family over `unit`, in [`FAMILY`] order (a comparison with a single
+/// pair has no test and does not count towards the family's size).
 pub fn verdicts(results: &[CellResult], rows: &[Row], unit: Unit) -> Vec<Verdict> {
     let Some(claimant) = rows.iter().find(|r| r.method == CLAIMANT) else { return vec![] };
-    let mut v: Vec<(String, Paired, f64)> = Vec::new();
+    let mut v: Vec<(String, Paired, Option<f64>)> = Vec::new();
     for other in FAMILY {
         // elastic − other: pair the claimant's row with `other` as the reference.
         let pairs = unit_pairs(results, claimant, &NMI, other, unit);
         let Some(p) = Paired::of(&pairs, false) else { continue };
-        let Some(t) = paired_t_p(&pairs.iter().map(|(a, b)| a - b).collect::<Vec<_>>()) else { continue };
-        v.push((other.to_string(), p, t));
+        v.push((other.to_string(), p, paired_t_p(&pairs.iter().map(|(a, b)| a - b).collect::<Vec<_>>())));
     }
-    let adj = holm(&v.iter().map(|(_, _, t)| *t).collect::<Vec<_>>());
-    v.into_iter().zip(adj).map(|((other, paired, t_p), holm_p)| Verdict { other, unit, paired, t_p, holm_p }).collect()
+    let adj = holm(&v.iter().map(|(_, _, t)| t.unwrap_or(f64::NAN)).collect::<Vec<_>>());
+    v.into_iter().zip(adj).map(|((other, paired, t_p), h)| Verdict { other, unit, paired, t_p, holm_p: t_p.map(|_| h) }).collect()
 }
 
 /// The markdown section: one table, a row per comparison, both units side by side.
@@ -73,8 +74,9 @@ pub fn section(results: &[CellResult], rows: &[Row]) -> String {
     let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for c in &cells {
         let sp = splits.iter().find(|v| v.other == c.other);
-        let fmt = |v: &Verdict| {
-            format!("{:+.3} [{:+.3}, {:+.3}], {} (Holm {})", v.paired.diff.mean, v.paired.diff.lo, v.paired.diff.hi, p_is(v.t_p), fmt_p(v.holm_p))
+        let fmt = |v: &Verdict| match (v.t_p, v.holm_p) {
+            (Some(t), Some(h)) => format!("{:+.3} [{:+.3}, {:+.3}], {} (Holm {})", v.paired.diff.mean, v.paired.diff.lo, v.paired.diff.hi, p_is(t), fmt_p(h)),
+            _ => format!("{:+.3} (one pair: no interval)", v.paired.diff.mean),
         };
         let (sn, st, sv) = sp.map_or(("-".to_string(), "-".to_string(), "-"), |v| (v.paired.diff.n.to_string(), fmt(v), v.call()));
         let _ = writeln!(s, "| `{}` | {} | {} | {} | {sn} | {st} | {sv} |", c.other, c.paired.diff.n, fmt(c), c.call());
@@ -89,7 +91,7 @@ mod tests {
 
     fn verdict(diff: f64, holm_p: f64) -> Verdict {
         let paired = Paired::of(&[(diff, 0.0), (diff, 0.0)], false).unwrap();
-        Verdict { other: "x".into(), unit: Unit::Cell, paired, t_p: holm_p, holm_p }
+        Verdict { other: "x".into(), unit: Unit::Cell, paired, t_p: Some(holm_p), holm_p: Some(holm_p) }
     }
 
     #[test]
@@ -98,5 +100,7 @@ mod tests {
         assert_eq!(verdict(-0.3, 0.01).call(), "refuted");
         assert_eq!(verdict(0.3, 0.05).call(), "not told apart", "α itself is not below α");
         assert_eq!(verdict(-0.3, 0.4).call(), "not told apart");
+        let one = Verdict { t_p: None, holm_p: None, ..verdict(0.3, 0.01) };
+        assert_eq!(one.call(), "no test (one pair)");
     }
 }
