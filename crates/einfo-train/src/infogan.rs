@@ -94,8 +94,105 @@ impl InfoGanMethod {
         })
     }
 
+    /// The D step on {FE, D}: real against (detached) fake; returns the loss's value.
+    fn d_step(&mut self, x: &Tensor, fake: &Tensor) -> Result<Tensor> {
+        let n = &self.nets;
+        let d_real = n.d.forward(&n.fe.forward_t(x, true)?)?;
+        let d_fake = n.d.forward(&n.fe.forward_t(&fake.detach(), true)?)?;
+        let d_loss = L::discriminator_loss(&d_real, &d_fake)?;
+        let d_val = d_loss.detach();
+        self.opt_d.step(&d_loss.backward()?)?;
+        Ok(d_val)
+    }
+
+    /// The real-image terms of the G step — L_trans, L_ent and the extension's EM and
+    /// marginal terms, on the batch and its transform — added to `total` in that order.
+    fn real_terms(&mut self, x: &Tensor, mut total: Tensor) -> Result<(Tensor, RealTerms)> {
+        let zero = Tensor::zeros((), candle_core::DType::F32, &self.device)?;
+        let mut out = RealTerms { trans: zero.clone(), ent: zero.clone(), em: zero.clone(), marginal: zero, em_term: None };
+        let Some(aug) = self.augment.as_mut() else { return Ok((total, out)) };
+        let n = &self.nets;
+        let xt = aug.apply(x)?;
+        // The real-image terms stop at Q's input unless they train the trunk too.
+        let cut = |h: Tensor| if self.opt_trunk.is_some() { h } else { h.detach() };
+        let qx = n.q.forward_t(&cut(n.fe.forward_t(x, true)?), true)?;
+        let qxt = n.q.forward_t(&cut(n.fe.forward_t(&xt, true)?), true)?;
+        let lc = &self.cfg.losses;
+        if lc.trans_weight > 0.0 {
+            let trans = match lc.trans {
+                TransKind::Kl => L::trans_kl(&qx.logits, &qxt.logits, kl_direction(lc.kl_direction))?,
+                TransKind::NtXent => L::nt_xent(&qx.feature, &qxt.feature, lc.nt_xent_temperature)?,
+            };
+            out.trans = trans.detach();
+            total = (total + (trans * lc.trans_weight)?)?;
+        }
+        if lc.ent_weight > 0.0 {
+            let ent = L::entropy_loss(&qx.logits, &qxt.logits)?;
+            out.ent = ent.detach();
+            total = (total + (ent * lc.ent_weight)?)?;
+        }
+        if self.cfg.uses_real_marginal() {
+            let q_bar = L::mean_posterior(&qx.logits, &qxt.logits)?;
+            if let (L::Prior::Gumbel(p), true) = (&self.prior, self.cfg.prior.em_weight > 0.0) {
+                let target = match self.cfg.prior.em_target {
+                    EmTarget::Soft => q_bar.clone(),
+                    EmTarget::Hard => L::hard_assignment_freq(&qx.logits, &qxt.logits)?,
+                };
+                let em = (L::prior_em_loss(&p.logits, &target)? * self.cfg.prior.em_weight)?;
+                out.em = em.detach();
+                total = (total + &em)?;
+                out.em_term = Some(em);
+            }
+            let lm = self.cfg.marginal_weight_at(self.opt_g.step_count());
+            if lm > 0.0 {
+                let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
+                out.marginal = marginal.detach();
+                total = (total + (marginal * lm)?)?;
+            }
+        }
+        Ok((total, out))
+    }
+
+    /// θ's gradient from each term alone (one more backward pass per term), for the log's
+    /// prior diagnostics.
+    fn probe_term_gradients(&mut self, g_adv: &Tensor, info: &Tensor, em: Option<&Tensor>, theta: &Tensor) -> Result<()> {
+        let info_weighted = (info * self.cfg.losses.info_weight)?;
+        let mut split = vec![("adv", g_adv), ("info", &info_weighted)];
+        if let Some(em) = em {
+            split.push(("em", em));
+        }
+        let mut norms = Vec::new();
+        for (name, term) in split {
+            let n = match term.backward()?.get(theta) {
+                Some(g) => scalar(&g.sqr()?.sum_all()?.sqrt()?)?,
+                None => 0.0,
+            };
+            norms.push((name, n));
+        }
+        self.window.set_term_grads(norms);
+        Ok(())
+    }
+
     fn learnable(&self) -> bool {
         matches!(self.prior, L::Prior::Gumbel(_)) && self.cfg.prior.learnable
+    }
+}
+
+/// The real-image terms' values (detached, for the log) and the weighted EM term (for θ's
+/// per-term gradient probe).
+struct RealTerms {
+    trans: Tensor,
+    ent: Tensor,
+    em: Tensor,
+    marginal: Tensor,
+    em_term: Option<Tensor>,
+}
+
+fn kl_direction(d: KlDirectionConfig) -> L::KlDirection {
+    match d {
+        KlDirectionConfig::Forward => L::KlDirection::Forward,
+        KlDirectionConfig::Reverse => L::KlDirection::Reverse,
+        KlDirectionConfig::Symmetric => L::KlDirection::Symmetric,
     }
 }
 
@@ -107,112 +204,41 @@ impl Method for InfoGanMethod {
     fn step(&mut self, x: &Tensor) -> Result<Terms> {
         let b = x.dim(0)?;
         let (k, nz) = (self.cfg.net.num_codes, self.cfg.net.noise_dim);
-        let n = &self.nets;
         let z = self.noise.normal(b, nz, &self.device)?;
         let g = L::gumbel_from_uniform(&self.noise.uniform(b, k, &self.device)?)?;
         if let L::Prior::Gumbel(p) = &mut self.prior {
             p.tau = self.cfg.prior.tau_at(self.opt_g.step_count());
         }
         let c = self.prior.sample(&g)?;
-        let fake = n.g.forward_t(&z, &c, true)?;
-
-        // D step on {FE, D}.
-        let d_real = n.d.forward(&n.fe.forward_t(x, true)?)?;
-        let d_fake = n.d.forward(&n.fe.forward_t(&fake.detach(), true)?)?;
-        let d_loss = L::discriminator_loss(&d_real, &d_fake)?;
-        let d_val = d_loss.detach();
-        self.opt_d.step(&d_loss.backward()?)?;
+        let fake = self.nets.g.forward_t(&z, &c, true)?;
+        let d_val = self.d_step(x, &fake)?;
 
         // G step on {G, Q, θ}, against the updated D. FE and D belong to the other
         // optimiser: the fake pass reaches G through them with their weights detached (no
         // weight gradients computed), and the real-image passes of L_trans / L_ent stop
         // at Q's input — the same update as differentiating everything and discarding
         // the gradients of {FE, D}, without computing them.
+        let n = &self.nets;
         let h_fake = n.fe.detached().forward_t(&fake, true)?;
         let g_adv = L::generator_loss(&n.d.detached().forward(&h_fake)?)?;
         let q_fake = n.q.forward_t(&h_fake, true)?;
         let info = L::info_loss(&q_fake.logits, &c)?;
-        let mut total = (&g_adv + (&info * self.cfg.losses.info_weight)?)?;
-        let zero = Tensor::zeros((), candle_core::DType::F32, &self.device)?;
-        let (mut trans_val, mut ent_val, mut em_val, mut marginal_val) = (zero.clone(), zero.clone(), zero.clone(), zero);
-        let mut em_term = None;
-        if let Some(aug) = self.augment.as_mut() {
-            let xt = aug.apply(x)?;
-            // The real-image terms stop at Q's input unless they train the trunk too.
-            let cut = |h: Tensor| if self.opt_trunk.is_some() { h } else { h.detach() };
-            let qx = n.q.forward_t(&cut(n.fe.forward_t(x, true)?), true)?;
-            let qxt = n.q.forward_t(&cut(n.fe.forward_t(&xt, true)?), true)?;
-            let lc = &self.cfg.losses;
-            if lc.trans_weight > 0.0 {
-                let trans = match lc.trans {
-                    TransKind::Kl => {
-                        let dir = match lc.kl_direction {
-                            KlDirectionConfig::Forward => L::KlDirection::Forward,
-                            KlDirectionConfig::Reverse => L::KlDirection::Reverse,
-                            KlDirectionConfig::Symmetric => L::KlDirection::Symmetric,
-                        };
-                        L::trans_kl(&qx.logits, &qxt.logits, dir)?
-                    }
-                    TransKind::NtXent => L::nt_xent(&qx.feature, &qxt.feature, lc.nt_xent_temperature)?,
-                };
-                trans_val = trans.detach();
-                total = (total + (trans * lc.trans_weight)?)?;
-            }
-            if lc.ent_weight > 0.0 {
-                let ent = L::entropy_loss(&qx.logits, &qxt.logits)?;
-                ent_val = ent.detach();
-                total = (total + (ent * lc.ent_weight)?)?;
-            }
-            if self.cfg.uses_real_marginal() {
-                let q_bar = L::mean_posterior(&qx.logits, &qxt.logits)?;
-                if let L::Prior::Gumbel(p) = &self.prior {
-                    if self.cfg.prior.em_weight > 0.0 {
-                        let target = match self.cfg.prior.em_target {
-                            EmTarget::Soft => q_bar.clone(),
-                            EmTarget::Hard => L::hard_assignment_freq(&qx.logits, &qxt.logits)?,
-                        };
-                        let em = (L::prior_em_loss(&p.logits, &target)? * self.cfg.prior.em_weight)?;
-                        em_val = em.detach();
-                        total = (total + &em)?;
-                        em_term = Some(em);
-                    }
-                }
-                let lm = self.cfg.marginal_weight_at(self.opt_g.step_count());
-                if lm > 0.0 {
-                    let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
-                    marginal_val = marginal.detach();
-                    total = (total + (marginal * lm)?)?;
-                }
-            }
-        }
+        let total = (&g_adv + (&info * self.cfg.losses.info_weight)?)?;
+        let (total, real) = self.real_terms(x, total)?;
         let terms = vec![
             ("d_loss", d_val),
             ("g_adv", g_adv.detach()),
             ("info", info.detach()),
-            ("trans", trans_val),
-            ("ent", ent_val),
-            ("em", em_val),
-            ("marginal", marginal_val),
+            ("trans", real.trans),
+            ("ent", real.ent),
+            ("em", real.em),
+            ("marginal", real.marginal),
         ];
         let grads = total.backward()?;
         let theta = self.nets.prior_logits.clone();
         let before = if self.learnable() { Some(theta.copy()?) } else { None };
         if self.probe_next && before.is_some() {
-            // θ's gradient from each term alone (one more backward pass per term).
-            let info_weighted = (&info * self.cfg.losses.info_weight)?;
-            let mut split = vec![("adv", &g_adv), ("info", &info_weighted)];
-            if let Some(em) = em_term.as_ref() {
-                split.push(("em", em));
-            }
-            let mut norms = Vec::new();
-            for (name, term) in split {
-                let n = match term.backward()?.get(&theta) {
-                    Some(g) => scalar(&g.sqr()?.sum_all()?.sqrt()?)?,
-                    None => 0.0,
-                };
-                norms.push((name, n));
-            }
-            self.window.set_term_grads(norms);
+            self.probe_term_gradients(&g_adv, &info, real.em_term.as_ref(), &theta)?;
         }
         self.probe_next = false;
         self.opt_g.step(&grads)?;
