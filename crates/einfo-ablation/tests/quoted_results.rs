@@ -110,3 +110,57 @@ fn every_statistic_docs_prior_quotes_is_in_a_committed_table() {
     let doc = std::fs::read_to_string(workspace_root().join("docs/prior.md")).expect("docs/prior.md");
     assert_sourced("docs/prior.md", &normalise(&doc));
 }
+
+/// The rows of the markdown tables in `text` that have a header with `NMI`: for each, the
+/// method (the first cell, without backticks or a parenthesised note) and its cells by header.
+fn table_rows(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    let mut header: Option<Vec<String>> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if !line.starts_with('|') {
+            header = None;
+            continue;
+        }
+        let cells: Vec<String> = line.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
+        match &header {
+            None => header = Some(cells),
+            Some(_) if cells.iter().all(|c| c.chars().all(|ch| ch == '-')) => {}
+            Some(h) if h.iter().any(|c| c.starts_with("NMI")) => {
+                let method = cells[0].split(" (").next().unwrap_or("").trim_matches('`').to_string();
+                out.push((method, h.iter().cloned().zip(cells).collect()));
+            }
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// Every `mean ± std` in a README results table sits in the generated table's row of the same
+/// method and the column of the same metric (not merely somewhere in some table).
+fn assert_rows_match(readme_part: &str, table_file: &str) {
+    let generated = std::fs::read_to_string(workspace_root().join("experiments/results").join(table_file)).expect("a committed table");
+    let gen_rows = table_rows(&generated.replace('−', "-"));
+    let mut checked = 0;
+    for (method, cells) in table_rows(&readme_part.replace('−', "-")) {
+        let row = gen_rows.iter().find(|(m, _)| *m == method).unwrap_or_else(|| panic!("{table_file} has no row for `{method}`"));
+        for (column, value) in cells.iter().filter(|(_, v)| v.contains(" ± ")) {
+            let metric = column.trim_end_matches(['↑', '↓', ' ']);
+            let generated_value = row.1.iter().find(|(c, _)| c.trim_end_matches(['↑', '↓', ' ']) == metric).map(|(_, v)| v.as_str());
+            assert_eq!(generated_value, Some(value.as_str()), "README's `{method}` / {metric}: {value}, {table_file} says {generated_value:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} table values checked against {table_file}; has the README's table moved?");
+}
+
+#[test]
+fn the_readme_tables_quote_each_method_and_metric_from_its_own_row() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    let start = readme.find("\n## Results").expect("a Results section");
+    let results = &readme[start..];
+    let fashion = results.find("\n### Fashion-MNIST").expect("a Fashion-MNIST section");
+    let after = results[fashion + 1..].find("\n### ").map_or(results.len(), |i| fashion + 1 + i);
+    assert_rows_match(&results[..fashion], "ablations.md");
+    assert_rows_match(&results[fashion..after], "fashion.md");
+}
