@@ -57,124 +57,156 @@ fn header(method: &dyn Method) -> Vec<String> {
     h
 }
 
+/// The loop's side duties, opened once per `fit`.
+struct Duties {
+    log: TrainLog,
+    evals: EpochEval,
+    probe: Option<LabelProbe>,
+    checkpoints: Checkpointer,
+    grid_z: candle_core::Tensor,
+    pb: ProgressBar,
+}
+
+/// Where the loop is, and the images/s window of the log.
+struct Cursor {
+    at: Position,
+    window_images: usize,
+    window_start: Instant,
+    rate: f64,
+}
+
 impl Trainer<'_> {
     /// Train `method` (fresh, or restored to `start`) to the config's budget.
     pub fn fit(&self, method: &mut dyn Method, start: Position) -> Result<RunSummary> {
-        let (cfg, run_dir, device) = (self.cfg, self.run_dir, self.device);
+        let cfg = self.cfg;
         let batcher = Batcher::new(self.data, &self.split.indices, cfg.train.batch_size, cfg.train.seed)?;
         let bpe = batcher.batches_per_epoch() as u64;
         let total = total_steps(cfg, self.split.len());
-        let Position { mut step, mut epoch, mut batch_in_epoch } = start;
-        if batch_in_epoch as u64 > bpe || (batch_in_epoch as u64 == bpe && bpe > 0) {
+        if start.batch_in_epoch as u64 > bpe || (start.batch_in_epoch as u64 == bpe && bpe > 0) {
             return Err(TrainError::Config(format!(
-                "the checkpoint is at batch {batch_in_epoch} of epoch {}, but an epoch has {bpe} batches under this config: was train.batch_size or the split changed?",
-                epoch + 1
+                "the checkpoint is at batch {} of epoch {}, but an epoch has {bpe} batches under this config: was train.batch_size or the split changed?",
+                start.batch_in_epoch,
+                start.epoch + 1
             )));
         }
-        let mut log = TrainLog::open(run_dir, step, &header(method))?;
-        crate::curve::truncate(run_dir, step)?;
-        let evals = EpochEval::new(cfg, run_dir, device)?;
-        let probe = LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?;
-        let mut checkpoints = Checkpointer::new(run_dir, cfg, self.restored.clone())?;
-        let grid_z = grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?;
-        let grids = run_dir.join("grids");
-        let pb = progress_bar(self.progress, total, step, &cfg.method);
-
+        let mut d = self.open_duties(method, start.step, total)?;
         signal::install();
-        let (mut window_images, mut window_start) = (0usize, Instant::now());
-        let (run_start, start_step) = (Instant::now(), step);
-        let mut rate = 0.0;
+        let mut cur = Cursor { at: start, window_images: 0, window_start: Instant::now(), rate: 0.0 };
+        let (run_start, start_step) = (Instant::now(), start.step);
         let mut interrupted = false;
         // A run stopped during an evaluation at an epoch's end resumes there: evaluate first.
-        if step > 0 && batch_in_epoch == 0 && !crate::curve::has(run_dir, step)? {
-            match evals.after_epoch(method, self, epoch, step) {
+        if cur.at.step > 0 && cur.at.batch_in_epoch == 0 && !crate::curve::has(self.run_dir, cur.at.step)? {
+            match d.evals.after_epoch(method, self, cur.at.epoch, cur.at.step) {
                 Err(TrainError::Stopped) => interrupted = true,
                 r => drop(r?),
             }
         }
-        'epochs: while epoch < cfg.train.epochs && step < total && !interrupted {
+        'epochs: while cur.at.epoch < cfg.train.epochs && cur.at.step < total && !interrupted {
             if signal::requested() {
                 interrupted = true;
                 break;
             }
-            for batch in batcher.images_from(epoch, batch_in_epoch, device) {
-                if step >= total {
+            for batch in batcher.images_from(cur.at.epoch, cur.at.batch_in_epoch, self.device) {
+                if cur.at.step >= total {
                     break 'epochs;
                 }
                 if signal::requested() {
                     interrupted = true;
                     break 'epochs;
                 }
-                let x = to_nhwc(&batch?.images)?;
-                if (step + 1) % cfg.log.every_steps == 0 {
-                    method.probe_next_step();
-                }
-                let terms = method.step(&x)?;
-                step += 1;
-                batch_in_epoch += 1;
-                window_images += x.dim(0)?;
-                if step % cfg.log.every_steps == 0 || step == total {
-                    // The terms are read (and checked) on logging steps only.
-                    let terms = term_values(&terms)?;
-                    if let Some((name, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-                        return Err(TrainError::NonFinite { step, term: name.to_string(), value: *v, kept: checkpoints.last_path() });
-                    }
-                    rate = window_images as f64 / window_start.elapsed().as_secs_f64();
-                    (window_images, window_start) = (0, Instant::now());
-                    log.row(&self.log_row(method, probe.as_ref(), &terms, step, epoch, rate)?)?;
-                    let main: Vec<String> = terms.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
-                    pb.set_message(format!("epoch {} | {rate:.0} img/s | {}", epoch + 1, main.join(", ")));
-                }
-                pb.set_position(step);
-                let at = if batch_in_epoch as u64 == bpe {
-                    Position { step, epoch: epoch + 1, batch_in_epoch: 0 }
-                } else {
-                    Position { step, epoch, batch_in_epoch }
-                };
-                checkpoints.after_step(method, at)?;
-                if checkpoints.last_path().is_some() {
-                    self.commit_new();
-                }
+                self.train_batch(method, &to_nhwc(&batch?.images)?, &mut d, &mut cur, bpe, total)?;
             }
-            if batch_in_epoch as u64 == bpe {
-                write_grid(method, &grid_z, None, &grids.join(format!("epoch-{:03}.png", epoch + 1)))?;
-                epoch += 1;
-                batch_in_epoch = 0;
-                let measured = match evals.after_epoch(method, self, epoch, step) {
-                    Err(TrainError::Stopped) => {
-                        interrupted = true;
-                        break 'epochs;
-                    }
-                    r => r?,
-                };
-                if let Some(m) = measured {
-                    pb.suspend(|| {
-                        eprintln!(
-                            "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3}",
-                            cfg.method, m.ent, m.nmi.geometric, m.prior_rmse, m.real_cluster_accuracy
-                        )
-                    });
-                }
+            if cur.at.batch_in_epoch as u64 == bpe && self.end_epoch(method, &mut d, &mut cur)? {
+                interrupted = true;
+                break 'epochs;
             }
         }
-        pb.finish_and_clear();
-        log.flush()?;
-        let checkpoint = checkpoints.finish(method, Position { step, epoch, batch_in_epoch })?;
+        d.pb.finish_and_clear();
+        d.log.flush()?;
+        let checkpoint = d.checkpoints.finish(method, cur.at)?;
         self.commit_new();
-        let grid = run_dir.join("samples.png");
-        write_grid(method, &grid_z, None, &grid)?;
-        let done = step - start_step;
-        let images_per_s = if done > 0 { (done as usize * cfg.train.batch_size) as f64 / run_start.elapsed().as_secs_f64() } else { rate };
+        let grid = self.run_dir.join("samples.png");
+        write_grid(method, &d.grid_z, None, &grid)?;
+        let done = cur.at.step - start_step;
+        let images_per_s = if done > 0 { (done as usize * cfg.train.batch_size) as f64 / run_start.elapsed().as_secs_f64() } else { cur.rate };
         Ok(RunSummary {
-            run_dir: run_dir.into(),
-            steps: step,
+            run_dir: self.run_dir.into(),
+            steps: cur.at.step,
             interrupted,
             checkpoint,
             grid,
-            log: PathBuf::from(log.path()),
+            log: PathBuf::from(d.log.path()),
             images_per_s,
             prior: method.prior()?,
         })
+    }
+
+    fn open_duties(&self, method: &dyn Method, step: u64, total: u64) -> Result<Duties> {
+        let (cfg, run_dir, device) = (self.cfg, self.run_dir, self.device);
+        let log = TrainLog::open(run_dir, step, &header(method))?;
+        crate::curve::truncate(run_dir, step)?;
+        Ok(Duties {
+            log,
+            evals: EpochEval::new(cfg, run_dir, device)?,
+            probe: LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?,
+            checkpoints: Checkpointer::new(run_dir, cfg, self.restored.clone())?,
+            grid_z: grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?,
+            pb: progress_bar(self.progress, total, step, &cfg.method),
+        })
+    }
+
+    /// One step on a batch, its log row on logging steps, a checkpoint on the cadence.
+    fn train_batch(&self, method: &mut dyn Method, x: &candle_core::Tensor, d: &mut Duties, cur: &mut Cursor, bpe: u64, total: u64) -> Result<()> {
+        let cfg = self.cfg;
+        if (cur.at.step + 1) % cfg.log.every_steps == 0 {
+            method.probe_next_step();
+        }
+        let terms = method.step(x)?;
+        cur.at.step += 1;
+        cur.at.batch_in_epoch += 1;
+        cur.window_images += x.dim(0)?;
+        let step = cur.at.step;
+        if step % cfg.log.every_steps == 0 || step == total {
+            // The terms are read (and checked) on logging steps only.
+            let terms = term_values(&terms)?;
+            if let Some((name, v)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(TrainError::NonFinite { step, term: name.to_string(), value: *v, kept: d.checkpoints.last_path() });
+            }
+            cur.rate = cur.window_images as f64 / cur.window_start.elapsed().as_secs_f64();
+            (cur.window_images, cur.window_start) = (0, Instant::now());
+            d.log.row(&self.log_row(method, d.probe.as_ref(), &terms, step, cur.at.epoch, cur.rate)?)?;
+            let main: Vec<String> = terms.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
+            d.pb.set_message(format!("epoch {} | {:.0} img/s | {}", cur.at.epoch + 1, cur.rate, main.join(", ")));
+        }
+        d.pb.set_position(step);
+        let at = if cur.at.batch_in_epoch as u64 == bpe { Position { step, epoch: cur.at.epoch + 1, batch_in_epoch: 0 } } else { cur.at };
+        d.checkpoints.after_step(method, at)?;
+        if d.checkpoints.last_path().is_some() {
+            self.commit_new();
+        }
+        Ok(())
+    }
+
+    /// The end of an epoch: its grid, then the evaluation on the schedule. `true` when a
+    /// stop was requested during the evaluation.
+    fn end_epoch(&self, method: &mut dyn Method, d: &mut Duties, cur: &mut Cursor) -> Result<bool> {
+        write_grid(method, &d.grid_z, None, &self.run_dir.join("grids").join(format!("epoch-{:03}.png", cur.at.epoch + 1)))?;
+        cur.at.epoch += 1;
+        cur.at.batch_in_epoch = 0;
+        let (epoch, step) = (cur.at.epoch, cur.at.step);
+        let measured = match d.evals.after_epoch(method, self, epoch, step) {
+            Err(TrainError::Stopped) => return Ok(true),
+            r => r?,
+        };
+        if let Some(m) = measured {
+            d.pb.suspend(|| {
+                eprintln!(
+                    "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3}",
+                    self.cfg.method, m.ent, m.nmi.geometric, m.prior_rmse, m.real_cluster_accuracy
+                )
+            });
+        }
+        Ok(false)
     }
 
     fn commit_new(&self) {
