@@ -21,11 +21,29 @@ pub const EINFO_ENTRIES: &[&str] = &["config.toml", "split.json", "log.csv", "ev
 /// the last guard of the process goes.
 #[derive(Debug)]
 pub struct RunLock {
-    key: PathBuf,
+    key: DirKey,
+}
+
+/// A directory by its identity (device, inode), not its path: a run directory moved aside by
+/// `--force` keeps its lock, and the new directory at the old path is a different one.
+type DirKey = (u64, u64);
+
+fn dir_key(dir: &Path) -> Result<DirKey> {
+    let meta = std::fs::metadata(dir).map_err(io_err(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok((0, 0))
+    }
 }
 
 /// Lock files this process holds, with their guard counts.
-static HELD: std::sync::Mutex<Vec<(PathBuf, File, usize)>> = std::sync::Mutex::new(Vec::new());
+static HELD: std::sync::Mutex<Vec<(DirKey, File, usize)>> = std::sync::Mutex::new(Vec::new());
 
 impl Drop for RunLock {
     fn drop(&mut self) {
@@ -42,14 +60,14 @@ impl Drop for RunLock {
 impl RunLock {
     /// Lock `dir` (which must exist) for this process, or say who holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock> {
-        let key = dir.canonicalize().map_err(io_err(dir))?;
+        let key = dir_key(dir)?;
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = held.iter_mut().find(|(k, _, _)| *k == key) {
             entry.2 += 1;
             return Ok(RunLock { key });
         }
         let file = Self::lock_file(dir)?;
-        held.push((key.clone(), file, 1));
+        held.push((key, file, 1));
         Ok(RunLock { key })
     }
 
@@ -255,6 +273,22 @@ mod tests {
         assert!(RunLock::lock_file(&d).is_err(), "still held by the second guard");
         drop(second);
         drop(RunLock::lock_file(&d).unwrap());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_directory_moved_aside_keeps_its_lock_and_the_new_one_is_locked_afresh() {
+        let d = scratch("moved");
+        let run = d.join("r");
+        std::fs::create_dir_all(&run).unwrap();
+        let old = RunLock::acquire(&run).unwrap();
+        std::fs::rename(&run, d.join("aside")).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        let new = RunLock::acquire(&run).unwrap();
+        assert!(RunLock::lock_file(&run).is_err(), "the new directory at the old path is really locked");
+        assert!(RunLock::lock_file(&d.join("aside")).is_err(), "the moved one still is");
+        drop(new);
+        drop(old);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
