@@ -83,3 +83,9 @@ pub fn smoke_matrix(root: &Path) -> einfo_ablation::Matrix {
         budget: p.budget(),
     }
 }
+
+/// Running as root (the tmpfs and `chattr` fault cases need it; CI runs as root).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}

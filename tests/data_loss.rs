@@ -195,11 +195,6 @@ fn messages_say_what_to_do_and_leave_nothing_behind() {
     assert_one_line_error(&einfo(&["train", "--set", "data.counts=[18446744073709551615,1]", "--out", "y"], &dir), "not a valid value");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Fill the file system holding `dir` with one file; returns it (remove it to free space).
 fn fill(dir: &Path) -> PathBuf {
     use std::io::Write;

@@ -192,11 +192,6 @@ fn kill_9_inside_a_checkpoint_write_leaves_the_previous_one() {
     assert_same_as_straight(&run, "a kill inside a checkpoint write");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn a_full_disk_fails_cleanly_and_resumes_once_space_is_freed() {
     if !is_root() {

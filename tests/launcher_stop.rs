@@ -8,21 +8,32 @@ use common::*;
 use einfo_ablation::local::{run_local, stop_requested, LocalOptions};
 use einfo_ablation::{Matrix, Profile};
 
-#[test]
-fn a_signal_to_the_launcher_stops_it_cleanly() {
-    let dir = scratch("launcher-stop");
+/// A matrix of `methods` on split 1, seed 0, whose cells train (unevaluated) far longer than
+/// any test waits.
+fn long_matrix(root: std::path::PathBuf, methods: &[&str]) -> Matrix {
     let mut budget = Profile::Smoke.budget();
     budget.max_steps = Some(1_000_000);
     budget.eval_every_epochs = 0;
-    let m = Matrix { root: dir.join("runs"), methods: vec!["uniform".into(), "gumbel".into()], splits: vec![1], seeds: vec![0], budget };
-    let cells = m.cells();
-    let opts = LocalOptions {
+    Matrix { root, methods: methods.iter().map(|m| m.to_string()).collect(), splits: vec![1], seeds: vec![0], budget }
+}
+
+/// One single-threaded cell at a time, with the shared data cache.
+fn one_job() -> LocalOptions {
+    LocalOptions {
         einfo: env!("CARGO_BIN_EXE_einfo").into(),
         jobs: 1,
         threads: Some(1),
         verbose: false,
         env: vec![("EINFO_CACHE".into(), cache().display().to_string())],
-    };
+    }
+}
+
+#[test]
+fn a_signal_to_the_launcher_stops_it_cleanly() {
+    let dir = scratch("launcher-stop");
+    let m = long_matrix(dir.join("runs"), &["uniform", "gumbel"]);
+    let cells = m.cells();
+    let opts = one_job();
     let first = m.dir(&cells[0]);
     let watcher = std::thread::spawn(move || {
         let t0 = std::time::Instant::now();
@@ -50,18 +61,8 @@ fn a_signal_to_the_launcher_stops_it_cleanly() {
 #[ignore = "a helper, run in a child process by a_killed_launcher_takes_its_cells_with_it"]
 fn launcher_helper() {
     let Ok(root) = std::env::var("EINFO_TEST_LAUNCHER_ROOT") else { return };
-    let mut budget = Profile::Smoke.budget();
-    budget.max_steps = Some(1_000_000);
-    budget.eval_every_epochs = 0;
-    let m = Matrix { root: root.into(), methods: vec!["uniform".into()], splits: vec![1], seeds: vec![0], budget };
-    let opts = LocalOptions {
-        einfo: env!("CARGO_BIN_EXE_einfo").into(),
-        jobs: 1,
-        threads: Some(1),
-        verbose: false,
-        env: vec![("EINFO_CACHE".into(), cache().display().to_string())],
-    };
-    run_local(&m, &m.cells(), &opts).unwrap();
+    let m = long_matrix(root.into(), &["uniform"]);
+    run_local(&m, &m.cells(), &one_job()).unwrap();
 }
 
 #[test]
