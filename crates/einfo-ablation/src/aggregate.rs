@@ -110,6 +110,9 @@ struct CellCsv<'a> {
     prior_rmse: f64,
     prior_rmse_sorted: f64,
     real_cluster_accuracy: f64,
+    /// With BatchNorm statistics re-estimated on the real images (empty for cells
+    /// evaluated before the column existed).
+    real_cluster_accuracy_bn: Option<f64>,
     generated_accuracy: f64,
     classes_covered: f64,
     /// Exact permutation p of the matched prior RMSE (see `stats::alignment_p`).
@@ -269,6 +272,7 @@ fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec
             prior_rmse: r.report.prior_rmse,
             prior_rmse_sorted: crate::stats::sorted_rmse(r),
             real_cluster_accuracy: r.report.real_cluster_accuracy,
+            real_cluster_accuracy_bn: r.report.real_cluster_accuracy_bn,
             generated_accuracy: r.report.generated_accuracy,
             classes_covered: crate::stats::classes_covered(r),
             prior_alignment_p: crate::stats::alignment_p(r),

@@ -36,7 +36,14 @@ pub const METRICS: &[Metric] = &[
     Metric { name: "prior RMSE", lower_is_better: true, value: |r| r.report.prior_rmse },
     Metric { name: "sorted prior RMSE", lower_is_better: true, value: sorted_rmse },
     Metric { name: "cluster acc. (real)", lower_is_better: false, value: |r| r.report.real_cluster_accuracy },
+    Metric { name: "cluster acc. (real, BN re-est.)", lower_is_better: false, value: |r| r.report.real_cluster_accuracy_bn.unwrap_or(f64::NAN) },
 ];
+
+/// A metric's values over `row`'s cells, leaving out cells that lack it (NaN: evaluated
+/// before the metric existed).
+fn row_values(results: &[CellResult], row: &Row, metric: &Metric) -> Vec<f64> {
+    results.iter().filter(|r| same_budget(r, row)).map(|r| (metric.value)(r)).filter(|v| !v.is_nan()).collect()
+}
 
 /// The mapping-free prior RMSE of a cell (recomputed from its report, so reports written
 /// before the field existed count too).
@@ -133,7 +140,7 @@ pub fn paired_rows<'a>(results: &[CellResult], rows: &'a [Row]) -> Vec<PairedCsv
     let mut out = Vec::new();
     for row in rows {
         for m in METRICS {
-            let vals: Vec<f64> = results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect();
+            let vals = row_values(results, row, m);
             let Some(ci) = MeanCi::of(&vals) else { continue };
             let diffs: Vec<(&'static str, Option<(Unit, Paired)>)> = REFERENCES
                 .iter()
@@ -327,7 +334,8 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
         let cols: Vec<String> = METRICS
             .iter()
             .map(|m| {
-                MeanCi::of(&results.iter().filter(|r| same_budget(r, row)).map(|r| (m.value)(r)).collect::<Vec<_>>()).map_or("-".into(), |c| format!("{c:.3}"))
+                let vals = row_values(results, row, m);
+                MeanCi::of(&vals).map_or("-".into(), |c| if vals.len() == row.cells { format!("{c:.3}") } else { format!("{c:.3} ({} cells)", vals.len()) })
             })
             .collect();
         let _ = writeln!(s, "| {} | {} ep. | {} | {} |", row.method, row.epochs, row.cells, cols.join(" | "));

@@ -31,6 +31,6 @@ pub use count::{entropy_of_counts, CountMatrix};
 pub use ent::ent;
 pub use error::{MetricError, Result};
 pub use interval::{sign_test, t975, MeanCi, Paired};
-pub use matching::{cluster_accuracy, hungarian, prior_alignment_p, prior_by_class, prior_rmse, sorted_prior_rmse, Matching};
+pub use matching::{cluster_accuracy, hungarian, prior_alignment_p, prior_by_class, prior_log_cosine, prior_rmse, sorted_prior_rmse, Matching};
 pub use nmi::{mutual_information, nmi, NmiNorm};
 pub use student::{paired_t_p, t_two_sided_p};

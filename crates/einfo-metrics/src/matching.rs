@@ -177,6 +177,31 @@ pub fn prior_alignment_p(prior: &[f64], truth: &[f64], matching: &Matching) -> R
     Ok(hits as f64 / total as f64)
 }
 
+/// The direction of a prior's logits against the truth's: the cosine between the centred
+/// log prior of each class's matched code and the centred log true frequencies,
+/// `cos(log p∘m − mean, log t − mean)`. For a softmax prior the centred log prior is the
+/// centred θ, so this is θ's cosine to the truth under the matching: 1 when θ points at the
+/// true imbalance (whatever its length), about 0 for a θ unrelated to it, NaN when either
+/// side is constant (a uniform prior, a balanced split). Values below `1e-12` count as
+/// `1e-12` (a prior read from counts can hold zeros).
+pub fn prior_log_cosine(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f64> {
+    let by_class = prior_by_class(prior, truth.len(), matching)?;
+    let values: Vec<f64> =
+        by_class.iter().enumerate().map(|(c, p)| p.ok_or_else(|| MetricError::Invalid(format!("class {c} has no matched code")))).collect::<Result<_>>()?;
+    if values.is_empty() {
+        return Err(MetricError::Empty);
+    }
+    let centred = |v: &[f64]| {
+        let logs: Vec<f64> = v.iter().map(|x| x.max(1e-12).ln()).collect();
+        let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+        logs.into_iter().map(|l| l - mean).collect::<Vec<f64>>()
+    };
+    let (a, b) = (centred(&values), centred(truth));
+    let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    Ok(dot / (norm(&a) * norm(&b)))
+}
+
 /// Heap's algorithm: call `f` on every permutation of `v[..n]`.
 fn heap_permutations(v: &mut [f64], n: usize, f: &mut impl FnMut(&[f64])) {
     let mut c = vec![0usize; n];
@@ -199,6 +224,19 @@ fn heap_permutations(v: &mut [f64], n: usize, f: &mut impl FnMut(&[f64])) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_cosine_matches_numpy_on_a_permuted_matching() {
+        // Code 0 stands for class 2, code 1 for class 0, code 2 for class 1.
+        let m = Matching { code_to_class: vec![Some(2), Some(0), Some(1)], accuracy: 1.0 };
+        let prior = [0.2, 0.5, 0.3];
+        let truth = [0.6, 0.3, 0.1];
+        // python3 -c "import numpy as np; a=np.log([0.5,0.3,0.2]); b=np.log([0.6,0.3,0.1]); a-=a.mean(); b-=b.mean(); print(a@b/np.linalg.norm(a)/np.linalg.norm(b))"
+        // -> 0.9808134445431215
+        let got = prior_log_cosine(&prior, &truth, &m).unwrap();
+        assert!((got - 0.980_813_444_543_121_5).abs() < 1e-12, "{got}");
+        assert!(prior_log_cosine(&[1.0 / 3.0; 3], &truth, &m).unwrap().is_nan(), "a uniform prior has no direction");
+    }
 
     #[test]
     fn sorted_rmse_ignores_the_order_of_codes() {

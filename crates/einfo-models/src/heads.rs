@@ -51,6 +51,11 @@ impl QHead {
         Ok(QHead { fc1: Linear::new(vb.pp("fc1"), 1024, 128)?, bn: BatchNorm::new(vb.pp("bn"), 128)?, fc2: Linear::new(vb.pp("fc2"), 128, cfg.num_codes)? })
     }
 
+    /// Its BatchNorm layer.
+    pub fn batch_norm(&self) -> &BatchNorm {
+        &self.bn
+    }
+
     pub fn forward_t(&self, h: &Tensor, train: bool) -> Result<QOutput> {
         let feature = leaky_relu(&self.bn.forward_t(&self.fc1.forward(h)?, train)?, LRELU_SLOPE)?;
         let logits = self.fc2.forward(&feature)?;

@@ -50,6 +50,11 @@ impl Trunk {
         }
     }
 
+    /// The BatchNorm layers, input side first.
+    pub fn batch_norms(&self) -> Vec<&BatchNorm> {
+        vec![&self.bn2, &self.bn3]
+    }
+
     /// Images `(B, size, size, C)` → features `(B, 1024)`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let n = self.cfg.image_size;

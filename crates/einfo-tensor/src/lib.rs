@@ -32,6 +32,7 @@ pub mod geom;
 pub mod im2col;
 pub mod init;
 pub mod linear;
+pub mod precise_bn;
 pub mod rng;
 
 pub use activation::leaky_relu;
@@ -41,6 +42,7 @@ pub use conv::{conv2d_reference, conv_transpose2d_reference, Conv2d, ConvTranspo
 pub use geom::{ConvGeom, ConvSpec};
 pub use init::{seeded_var_builder, SeededVarMap};
 pub use linear::Linear;
+pub use precise_bn::SavedStats;
 
 /// Keep large freed buffers in the process heap instead of returning them to the kernel.
 ///

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, TrainError};
 
 /// The file's header: the fields of [`CurvePoint`], in order.
-pub const HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy,prior_rmse_sorted";
+pub const HEADER: &str = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy,prior_rmse_sorted,real_cluster_accuracy_bn,prior_alignment_p,prior_log_cosine";
 
 /// One point of the curve (a row of `eval.csv`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,12 +27,23 @@ pub struct CurvePoint {
     /// Absent in curves written before the column existed.
     #[serde(default)]
     pub prior_rmse_sorted: Option<f64>,
+    /// Real-image cluster accuracy with BatchNorm statistics re-estimated on the real
+    /// images; absent in curves written before the column existed.
+    #[serde(default)]
+    pub real_cluster_accuracy_bn: Option<f64>,
+    /// Exact permutation p of the matched prior RMSE (empty when not computable).
+    #[serde(default)]
+    pub prior_alignment_p: Option<f64>,
+    /// Cosine of the centred log prior to the centred log truth under the matching (empty
+    /// when undefined: a uniform prior).
+    #[serde(default)]
+    pub prior_log_cosine: Option<f64>,
 }
 
 impl CurvePoint {
     fn row(&self) -> String {
         format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}",
+            "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{},{}",
             self.step,
             self.epoch,
             self.ent,
@@ -41,9 +52,17 @@ impl CurvePoint {
             self.generated_accuracy,
             self.prior_rmse,
             self.real_cluster_accuracy,
-            self.prior_rmse_sorted.map_or(String::new(), |v| format!("{v:.6}"))
+            opt(self.prior_rmse_sorted),
+            opt(self.real_cluster_accuracy_bn),
+            self.prior_alignment_p.map_or(String::new(), |v| format!("{v:.4e}")),
+            opt(self.prior_log_cosine)
         )
     }
+}
+
+/// An optional column's cell: empty when absent.
+fn opt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v:.6}"))
 }
 
 /// The complete lines of a text (a last line without its newline was cut short).
@@ -125,7 +144,25 @@ mod tests {
             prior_rmse: 0.04,
             real_cluster_accuracy: 0.65,
             prior_rmse_sorted: Some(0.000039),
+            real_cluster_accuracy_bn: Some(0.75),
+            prior_alignment_p: Some(2.7557e-7),
+            prior_log_cosine: None,
         }
+    }
+
+    #[test]
+    fn curves_written_before_the_newer_columns_still_read() {
+        let d = std::env::temp_dir().join(format!("einfo-curve-old-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let old = "step,epoch,ent,nmi_geometric,nmi_arithmetic,generated_accuracy,prior_rmse,real_cluster_accuracy\n10,1,0.5,0.7,0.71,0.6,0.04,0.65\n";
+        std::fs::write(d.join("eval.csv"), old).unwrap();
+        let want = CurvePoint { prior_rmse_sorted: None, real_cluster_accuracy_bn: None, prior_alignment_p: None, ..point(10) };
+        assert_eq!(read(&d.join("eval.csv")).unwrap(), vec![want.clone()]);
+        append(&d, &point(20)).unwrap();
+        let text = std::fs::read_to_string(d.join("eval.csv")).unwrap();
+        assert!(text.starts_with(HEADER), "rewritten in the current header");
+        assert_eq!(read(&d.join("eval.csv")).unwrap(), vec![want, point(20)]);
+        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use einfo_data::{batch_of, DataOptions, Dataset, DatasetKind, Split};
-use einfo_metrics::{cluster_accuracy, ent, hungarian, nmi, prior_rmse, sorted_prior_rmse, CountMatrix, Matching, NmiNorm};
+use einfo_metrics::{
+    cluster_accuracy, ent, hungarian, nmi, prior_alignment_p, prior_log_cosine, prior_rmse, sorted_prior_rmse, CountMatrix, Matching, NmiNorm,
+};
 use einfo_models::to_nhwc;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +61,16 @@ pub struct Measurement {
     pub prior_rmse: f64,
     /// RMSE between the sorted prior and the sorted true frequencies (mapping-free).
     pub prior_rmse_sorted: f64,
+    /// Exact permutation p of the matched prior RMSE (`einfo_metrics::prior_alignment_p`);
+    /// `None` when it cannot be computed (a class without a code).
+    pub prior_alignment_p: Option<f64>,
+    /// Cosine of the centred log prior to the centred log truth under the matching
+    /// (`einfo_metrics::prior_log_cosine`); `None` when undefined (a uniform prior).
+    pub prior_log_cosine: Option<f64>,
     pub real_cluster_accuracy: f64,
+    /// The same with the BatchNorm statistics on the code's path re-estimated on the real
+    /// images ([`Method::infer_codes_reestimated`]).
+    pub real_cluster_accuracy_bn: f64,
     /// How many real images the cluster accuracy used.
     pub real_images: usize,
 }
@@ -91,8 +102,21 @@ pub struct EvalReport {
     /// whichever code stands for which class (absent in reports written before it existed).
     #[serde(default)]
     pub prior_rmse_sorted: Option<f64>,
+    /// Exact permutation p of the matched prior RMSE; absent when not computable or in
+    /// reports written before it existed (the ablation tables recompute it from the prior).
+    #[serde(default)]
+    pub prior_alignment_p: Option<f64>,
+    /// θ's direction against the truth's: cosine of the centred log prior and log truth
+    /// under the matching; absent when undefined (uniform prior) or in older reports.
+    #[serde(default)]
+    pub prior_log_cosine: Option<f64>,
     /// Hungarian-matched accuracy of the model's code on the split's real images.
     pub real_cluster_accuracy: f64,
+    /// The same with the BatchNorm statistics on the code's path (FE and Q) re-estimated on
+    /// those real images, not collected in training (absent in reports written before it
+    /// existed): in presets without real-image terms Q's own BatchNorm saw generated images only.
+    #[serde(default)]
+    pub real_cluster_accuracy_bn: Option<f64>,
     /// Real images used for it (all of the split unless `eval.real_images` limits it).
     #[serde(default)]
     pub real_images: usize,
@@ -174,18 +198,23 @@ pub fn measure(
     let m = CountMatrix::from_labels(&codes, &preds, k, 10)?;
     let matching = hungarian(&m)?;
 
-    // Real images → the model's codes.
+    // Real images → the model's codes, with the trained BatchNorm statistics and with
+    // statistics re-estimated on these images.
     let real = real_subset(split, settings.real_images);
+    let mut batches = Vec::with_capacity(real.len().div_ceil(500));
     let mut real_codes = Vec::with_capacity(real.len());
     for chunk in real.chunks(500) {
         if crate::signal::requested() {
             return Err(TrainError::Stopped);
         }
-        let b = batch_of(data, chunk, device)?;
-        real_codes.extend(method.infer_codes(&to_nhwc(&b.images)?)?.into_iter().map(|c| c as usize));
+        let x = to_nhwc(&batch_of(data, chunk, device)?.images)?;
+        real_codes.extend(method.infer_codes(&x)?.into_iter().map(|c| c as usize));
+        batches.push(x);
     }
     let labels: Vec<usize> = real.iter().map(|&i| data.labels[i as usize] as usize).collect();
     let real_acc = cluster_accuracy(&real_codes, &labels, k, data.num_classes)?;
+    let reestimated: Vec<usize> = method.infer_codes_reestimated(&batches)?.into_iter().map(|c| c as usize).collect();
+    let real_acc_bn = cluster_accuracy(&reestimated, &labels, k, data.num_classes)?;
     let prior = if model == ModelKind::Jointvae {
         let mut counts = vec![0.0; k];
         real_codes.iter().for_each(|&c| counts[c] += 1.0);
@@ -195,6 +224,9 @@ pub fn measure(
     };
     let rmse = prior_rmse(&prior, &split.frequencies(), &matching)?;
     let rmse_sorted = sorted_prior_rmse(&prior, &split.frequencies())?;
+    let finite = |v: einfo_metrics::Result<f64>| v.ok().filter(|v| v.is_finite());
+    let alignment_p = finite(prior_alignment_p(&prior, &split.frequencies(), &matching));
+    let log_cosine = finite(prior_log_cosine(&prior, &split.frequencies(), &matching));
     let n = |norm| nmi(&m, norm);
     Ok(Measurement {
         ent: ent(&m)?,
@@ -204,7 +236,10 @@ pub fn measure(
         prior,
         prior_rmse: rmse,
         prior_rmse_sorted: rmse_sorted,
+        prior_alignment_p: alignment_p,
+        prior_log_cosine: log_cosine,
         real_cluster_accuracy: real_acc,
+        real_cluster_accuracy_bn: real_acc_bn,
         real_images: real.len(),
     })
 }
@@ -222,6 +257,9 @@ impl Measurement {
             prior_rmse: self.prior_rmse,
             real_cluster_accuracy: self.real_cluster_accuracy,
             prior_rmse_sorted: Some(self.prior_rmse_sorted),
+            real_cluster_accuracy_bn: Some(self.real_cluster_accuracy_bn),
+            prior_alignment_p: self.prior_alignment_p,
+            prior_log_cosine: self.prior_log_cosine,
         }
     }
 }
@@ -261,7 +299,10 @@ pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> 
         true_frequencies: truth,
         prior_rmse: m.prior_rmse,
         prior_rmse_sorted: Some(m.prior_rmse_sorted),
+        prior_alignment_p: m.prior_alignment_p,
+        prior_log_cosine: m.prior_log_cosine,
         real_cluster_accuracy: m.real_cluster_accuracy,
+        real_cluster_accuracy_bn: Some(m.real_cluster_accuracy_bn),
         real_images: m.real_images,
         classifier_path: classifier.recorded_path.clone(),
         classifier_sha256: classifier.sha256.clone(),

@@ -196,6 +196,22 @@ fn kl_direction(d: KlDirectionConfig) -> L::KlDirection {
     }
 }
 
+impl InfoGanMethod {
+    /// Q's codes on `batches` after the statistics of `layers` (FE's and Q's BatchNorms)
+    /// were re-estimated on them; see [`Method::infer_codes_reestimated`].
+    fn codes_with_population_stats(&self, layers: &[&einfo_tensor::BatchNorm], batches: &[Tensor]) -> Result<Vec<u32>> {
+        einfo_tensor::precise_bn::reestimate(layers, batches.len(), |i| {
+            self.nets.q.forward_t(&self.nets.fe.forward_t(&batches[i], true)?, true)?;
+            batches[i].dim(0)
+        })?;
+        let mut codes = Vec::new();
+        for b in batches {
+            codes.extend(self.infer_codes(b)?);
+        }
+        Ok(codes)
+    }
+}
+
 impl Method for InfoGanMethod {
     fn term_names(&self) -> &'static [&'static str] {
         TERMS
@@ -337,5 +353,14 @@ impl Method for InfoGanMethod {
     fn infer_codes(&self, x: &Tensor) -> Result<Vec<u32>> {
         let q = self.nets.q.forward_t(&self.nets.fe.forward_t(x, false)?, false)?;
         Ok(q.logits.argmax(1)?.to_vec1::<u32>()?)
+    }
+
+    fn infer_codes_reestimated(&self, batches: &[Tensor]) -> Result<Vec<u32>> {
+        let mut layers = self.nets.fe.batch_norms();
+        layers.push(self.nets.q.batch_norm());
+        let saved = einfo_tensor::SavedStats::save(&layers)?;
+        let codes = self.codes_with_population_stats(&layers, batches);
+        saved.restore(&layers)?; // also after a failed pass: the model is left as it was
+        codes
     }
 }

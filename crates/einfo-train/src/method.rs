@@ -105,6 +105,18 @@ pub trait Method {
     /// The code the model assigns to real images `(B, H, W, C)` in `[-1, 1]` (Q's argmax,
     /// or JointVAE's encoder), in evaluation mode.
     fn infer_codes(&self, x: &Tensor) -> Result<Vec<u32>>;
+    /// [`Method::infer_codes`] on every batch of `batches`, with the BatchNorm statistics
+    /// on the code's path first re-estimated on those batches (PreciseBN,
+    /// `einfo_tensor::precise_bn`) and restored after: the codes Q would give had its
+    /// statistics been collected on these images rather than on what it trained on. The
+    /// default, for a method without BatchNorm on that path, is [`Method::infer_codes`].
+    fn infer_codes_reestimated(&self, batches: &[Tensor]) -> Result<Vec<u32>> {
+        let mut codes = Vec::new();
+        for b in batches {
+            codes.extend(self.infer_codes(b)?);
+        }
+        Ok(codes)
+    }
     /// Ask the next [`Method::step`] to also split θ's gradient by loss term (costs one
     /// backward pass per term; the loop asks on logging steps only).
     fn probe_next_step(&mut self) {}

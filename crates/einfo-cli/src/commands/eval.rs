@@ -90,9 +90,16 @@ pub fn eval(run_dir: PathBuf, eval: EvalOptions, opts: DataOptions) -> Result<()
     println!("{} ({}, step {}, epoch {}):", run_dir.display(), r.method, r.step, r.epoch);
     println!("  ENT                 {:.4}", r.ent);
     println!("  NMI geometric       {:.4}   (arithmetic {:.4})", r.nmi.geometric, r.nmi.arithmetic);
-    println!("  prior RMSE          {:.4}", r.prior_rmse);
+    let opt = |v: Option<f64>, f: fn(f64) -> String| v.map_or("-".to_string(), f);
+    println!(
+        "  prior RMSE          {:.4}   (alignment p {}, cos(log prior, log truth) {})",
+        r.prior_rmse,
+        opt(r.prior_alignment_p, |p| format!("{p:.3e}")),
+        opt(r.prior_log_cosine, |c| format!("{c:.3}"))
+    );
     println!("  generated accuracy  {:.4}", r.generated_accuracy);
     println!("  real cluster acc.   {:.4}   ({} real images)", r.real_cluster_accuracy, r.real_images);
+    println!("  with BN re-est.     {}   (BatchNorm statistics re-estimated on those images)", opt(r.real_cluster_accuracy_bn, |a| format!("{a:.4}")));
     println!("  classifier          {} (sha256 {})", r.classifier_path, &r.classifier_sha256[..16]);
     println!("  written to {}", run_dir.join("metrics.json").display());
     Ok(())
