@@ -19,6 +19,7 @@ fn opts() -> LocalOptions {
         threads: Some(1),
         verbose: false,
         env: vec![("EINFO_CACHE".into(), cache().display().to_string())],
+        stop: Default::default(),
     }
 }
 

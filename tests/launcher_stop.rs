@@ -5,8 +5,11 @@
 mod common;
 use common::*;
 
-use einfo_ablation::local::{run_local, stop_requested, LocalOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use einfo_ablation::local::{run_local, LocalOptions};
 use einfo_ablation::{Matrix, Profile};
+use einfo_train::signal::{install, Repeat, Stop};
 
 /// A matrix of `methods` on split 1, seed 0, whose cells train (unevaluated) far longer than
 /// any test waits.
@@ -17,6 +20,9 @@ fn long_matrix(root: std::path::PathBuf, methods: &[&str]) -> Matrix {
     Matrix { root, methods: methods.iter().map(|m| m.to_string()).collect(), splits: vec![1], seeds: vec![0], budget }
 }
 
+/// The launcher's stop flag, as `cargo xtask run-ablations` routes its signals to one.
+static STOP: AtomicBool = AtomicBool::new(false);
+
 /// One single-threaded cell at a time, with the shared data cache.
 fn one_job() -> LocalOptions {
     LocalOptions {
@@ -25,6 +31,7 @@ fn one_job() -> LocalOptions {
         threads: Some(1),
         verbose: false,
         env: vec![("EINFO_CACHE".into(), cache().display().to_string())],
+        stop: Stop::new(&STOP),
     }
 }
 
@@ -42,13 +49,14 @@ fn a_signal_to_the_launcher_stops_it_cleanly() {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
-        // SAFETY: raising a signal in our own process; the launcher's handler only sets a flag.
+        // SAFETY: raising a signal in our own process; the handler only sets a flag.
         unsafe { libc::raise(libc::SIGTERM) };
     });
+    install(&STOP, Repeat::Ignore);
     let t0 = std::time::Instant::now();
     let report = run_local(&m, &cells, &opts).unwrap();
     watcher.join().unwrap();
-    assert!(stop_requested());
+    assert!(STOP.load(Ordering::SeqCst));
     assert!(t0.elapsed().as_secs() < 300, "the launcher returned");
     assert_eq!(report.failed, vec![cells[0].id()], "the running cell stopped (interrupted): {report:?}");
     assert!(einfo_train::checkpoint::latest(&m.dir(&cells[0])).unwrap().is_some(), "it checkpointed on the way out");

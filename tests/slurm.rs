@@ -79,7 +79,7 @@ fn the_smoke_matrix_through_slurm_matches_the_local_launcher() {
 
     // Reference: the same cells with the local launcher, one thread per cell.
     let local = smoke_matrix(&dir.join("local"));
-    let lo = LocalOptions { einfo: env!("CARGO_BIN_EXE_einfo").into(), jobs: 2, threads: Some(1), verbose: false, env: vec![] };
+    let lo = LocalOptions { einfo: env!("CARGO_BIN_EXE_einfo").into(), jobs: 2, threads: Some(1), verbose: false, env: vec![], stop: Default::default() };
     assert_eq!(run_local(&local, &local.cells(), &lo).unwrap().finished.len(), 7);
 
     // Slurm, first submission: the elastic task dies after its step-1 checkpoint.

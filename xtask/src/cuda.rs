@@ -48,14 +48,19 @@ pub struct BuildCudaArgs {
     /// Cargo target directory of the CUDA build (kept apart from the CPU build's).
     #[arg(long, default_value = "target/cuda")]
     pub target_dir: PathBuf,
-    /// Only `cargo check --features cuda` (what CI runs): no link, no binary.
+    /// Only `cargo check --features cuda`: no link, no binary. When it passes, the digest of
+    /// its inputs is recorded in `.ci/cuda-checked` (commit it).
     #[arg(long)]
     pub check: bool,
+    /// With --check: skip it when the inputs still match `.ci/cuda-checked` (what CI runs;
+    /// see xtask/src/cuda_inputs.rs).
+    #[arg(long, requires = "check")]
+    pub if_changed: bool,
 }
 
 impl Default for BuildCudaArgs {
     fn default() -> Self {
-        BuildCudaArgs { cache: None, compute_cap: 90, target_dir: "target/cuda".into(), check: false }
+        BuildCudaArgs { cache: None, compute_cap: 90, target_dir: "target/cuda".into(), check: false, if_changed: false }
     }
 }
 
@@ -158,10 +163,25 @@ fn size_mb(p: &Path) -> f64 {
 /// Build (or `--check`) einfo with CUDA; returns the uncompressed, stripped binary.
 pub fn build_cuda(a: &BuildCudaArgs) -> Result<Option<PathBuf>> {
     let cache = a.cache.clone().unwrap_or_else(default_cache);
+    let root = std::env::current_dir()?;
+    let digest = crate::cuda_inputs::digest(&root)?;
+    if a.if_changed && crate::cuda_inputs::recorded(&root).as_deref() == Some(digest.as_str()) {
+        println!(
+            "build-cuda --check: skipped, the CUDA build's inputs match {} (sha256 {}…): nothing it compiles changed",
+            crate::cuda_inputs::RECORD,
+            &digest[..16]
+        );
+        return Ok(None);
+    }
     let cu = install_toolchain(&cache, !a.check)?;
     if a.check {
         cargo_cuda("check", &cu, None, a)?;
-        println!("build-cuda --check: einfo-cli compiles with --features cuda (CUDA 13.0, compute capability {})", a.compute_cap);
+        crate::cuda_inputs::record(&root, &digest, a.compute_cap)?;
+        println!(
+            "build-cuda --check: einfo-cli compiles with --features cuda (CUDA 13.0, compute capability {}); recorded in {}",
+            a.compute_cap,
+            crate::cuda_inputs::RECORD
+        );
         return Ok(None);
     }
     let links = cudart_link(&cache, &cu)?;

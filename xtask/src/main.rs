@@ -2,6 +2,7 @@
 //! and the CUDA build (`cuda.rs`).
 
 mod cuda;
+mod cuda_inputs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -279,12 +280,14 @@ fn run_ablations(a: RunArgs) -> Result<()> {
         return Ok(());
     }
     let env = vec![("EINFO_GIT_COMMIT".to_string(), commit)];
-    let opts = LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env };
+    let opts = LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env, stop: einfo_train::signal::Stop::new(&STOP) };
     launch.jobs = Some(a.jobs);
     launch.threads_per_cell = Some(einfo_ablation::local::threads_per_cell(&opts));
     Manifest::record(&m.root, launch)?;
+    // From here a signal stops the launch: each running cell is told once and checkpoints.
+    einfo_train::signal::install(&STOP, einfo_train::signal::Repeat::Ignore);
     let report = run_local(&m, &cells, &opts)?;
-    if einfo_ablation::local::stop_requested() {
+    if opts.stop.requested() {
         bail!("stopped: {} cell(s) finished, the interrupted ones checkpointed; run the same command again to continue", report.finished.len());
     }
     println!("{} finished, {} skipped, {} failed", report.finished.len(), report.skipped.len(), report.failed.len());
@@ -338,6 +341,9 @@ fn status(root: PathBuf) -> Result<()> {
     println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
     Ok(())
 }
+
+/// Set by SIGINT, SIGTERM and SIGHUP while a local launch runs.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -8,71 +8,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use einfo_metrics::MeanStd;
-use einfo_train::presets::NAMES;
 use serde::Serialize;
 
 use crate::collect::{collect, CellResult};
 use crate::error::{io_err, AblationError, Result};
 use crate::launches::short_commit;
-
-/// One row of the table: a method under one budget.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub method: String,
-    pub epochs: u64,
-    pub max_steps: Option<u64>,
-    pub cells: usize,
-    pub splits: Vec<usize>,
-    pub ent: MeanStd,
-    pub nmi_geometric: MeanStd,
-    pub nmi_arithmetic: MeanStd,
-    pub prior_rmse: MeanStd,
-    pub prior_rmse_sorted: MeanStd,
-    pub real_cluster_accuracy: MeanStd,
-    pub generated_accuracy: MeanStd,
-}
-
-/// Presets in the paper's order first, then anything else by name.
-pub fn method_order(m: &str) -> (usize, String) {
-    (NAMES.iter().position(|n| *n == m).unwrap_or(NAMES.len()), m.to_string())
-}
-
-fn ms(results: &[&CellResult], f: impl Fn(&CellResult) -> f64) -> MeanStd {
-    MeanStd::of(&results.iter().map(|r| f(r)).collect::<Vec<_>>()).expect("a row has at least one cell")
-}
-
-/// Group evaluated cells into rows by (method, budget).
-pub fn rows(results: &[CellResult]) -> Vec<Row> {
-    let mut keys: Vec<(String, u64, Option<u64>)> = results
-        .iter()
-        .map(|r| (r.cell.method.clone(), r.report.config.train.epochs, r.report.config.train.max_steps))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    keys.sort_by_key(|(m, e, s)| (method_order(m), *e, *s));
-    keys.into_iter()
-        .map(|(method, epochs, max_steps)| {
-            let rs: Vec<&CellResult> = results
-                .iter()
-                .filter(|r| r.cell.method == method && r.report.config.train.epochs == epochs && r.report.config.train.max_steps == max_steps)
-                .collect();
-            Row {
-                cells: rs.len(),
-                splits: rs.iter().map(|r| r.cell.split).collect::<BTreeSet<_>>().into_iter().collect(),
-                ent: ms(&rs, |r| r.report.ent),
-                nmi_geometric: ms(&rs, |r| r.report.nmi.geometric),
-                nmi_arithmetic: ms(&rs, |r| r.report.nmi.arithmetic),
-                prior_rmse: ms(&rs, |r| r.report.prior_rmse),
-                prior_rmse_sorted: ms(&rs, crate::stats::sorted_rmse),
-                real_cluster_accuracy: ms(&rs, |r| r.report.real_cluster_accuracy),
-                generated_accuracy: ms(&rs, |r| r.report.generated_accuracy),
-                method,
-                epochs,
-                max_steps,
-            }
-        })
-        .collect()
-}
+pub use crate::row::{method_order, rows, Row};
 
 #[derive(Serialize)]
 struct RowCsv<'a> {
@@ -197,7 +138,8 @@ pub fn aggregate_with(root: &Path, out_dir: &Path, name: &str, command: &str, in
         let sep = if sources.is_empty() { "" } else { " and " };
         sources = format!("{sources}{sep}the committed cells of `{}` (cells the root lacks)", dir.display());
     }
-    let md = markdown(name, command, &launches, &sources, &results, &rows, &not_included, &pictures)?;
+    let provenance = Provenance { name, command, launches: &launches, sources: &sources, not_included: &not_included };
+    let md = markdown(&provenance, &results, &rows, &pictures);
     std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
     Ok(Written { markdown: md_path, csv: csv_path, cells: results.len(), not_included })
 }
@@ -299,18 +241,32 @@ fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec
     Ok(pictures)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn markdown(
-    name: &str,
-    command: &str,
-    launches: &[String],
-    sources: &str,
-    results: &[CellResult],
-    rows: &[Row],
-    not_included: &[String],
-    pictures: &[(String, String)],
-) -> Result<String> {
+/// Where a table's cells came from, for its header.
+struct Provenance<'a> {
+    name: &'a str,
+    command: &'a str,
+    launches: &'a [String],
+    sources: &'a str,
+    not_included: &'a [String],
+}
+
+/// The table's markdown: provenance, the summary table and its leaders, the claims, the
+/// statistics, NMI per split and the pictures.
+fn markdown(p: &Provenance<'_>, results: &[CellResult], rows: &[Row], pictures: &[(String, String)]) -> String {
     let mut s = String::new();
+    header(&mut s, p, results);
+    summary_table(&mut s, rows);
+    leaders(&mut s, rows);
+    s.push_str(&crate::claims::section(results, rows));
+    s.push_str(&crate::stats::markdown(results, rows));
+    nmi_per_split(&mut s, results, rows);
+    pictures_section(&mut s, p.name, pictures);
+    s
+}
+
+/// Title, command, launches, data, cells, commits, evaluation settings.
+fn header(s: &mut String, p: &Provenance<'_>, results: &[CellResult]) {
+    let Provenance { name, command, launches, sources, not_included } = *p;
     let _ = writeln!(s, "# Ablation results: `{name}`\n");
     let _ = writeln!(s, "Generated by `{command}` from {sources}; do not edit by hand.\n");
     if !launches.is_empty() {
@@ -358,7 +314,10 @@ fn markdown(
         classifiers.into_iter().map(|c| format!("`{c}…`")).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(s, "- Split draw seed(s): {}\n", split_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
+}
 
+/// Mean ± std of every metric, a row per (method, budget).
+fn summary_table(s: &mut String, rows: &[Row]) {
     let _ = writeln!(s, "Mean ± population std over cells (splits × seeds). ENT and prior RMSE: lower is better; NMI and accuracies: higher is better.\n");
     let _ = writeln!(
         s,
@@ -378,7 +337,10 @@ fn markdown(
         );
     }
     s.push('\n');
-    // Which method leads on each metric: computed, not written by hand.
+}
+
+/// Which method leads on each metric: computed, not written by hand.
+fn leaders(s: &mut String, rows: &[Row]) {
     let best = |f: &dyn Fn(&Row) -> f64, lower: bool| -> String {
         let r = rows.iter().min_by(|a, b| {
             let (x, y) = (f(a), f(b));
@@ -398,9 +360,10 @@ fn markdown(
         best(&|r| r.prior_rmse.mean, true),
         best(&|r| r.real_cluster_accuracy.mean, false)
     );
+}
 
-    s.push_str(&crate::claims::section(results, rows));
-    s.push_str(&crate::stats::markdown(results, rows));
+/// Each row's NMI on each split, averaged over seeds.
+fn nmi_per_split(s: &mut String, results: &[CellResult], rows: &[Row]) {
     let splits: BTreeSet<usize> = results.iter().map(|r| r.cell.split).collect();
     let _ = writeln!(s, "## NMI per split (mean over seeds)\n");
     let _ = writeln!(s, "| method | {} |", splits.iter().map(|k| format!("split {k}")).collect::<Vec<_>>().join(" | "));
@@ -425,10 +388,13 @@ fn markdown(
         let _ = writeln!(s, "| {} | {} |", r.method, cells.join(" | "));
     }
     s.push('\n');
+}
+
+/// The figures with their captions, and where the per-cell numbers are.
+fn pictures_section(s: &mut String, name: &str, pictures: &[(String, String)]) {
     let _ = writeln!(s, "## Pictures\n");
     for (file, caption) in pictures {
         let _ = writeln!(s, "{caption}\n\n![{caption}]({name}/{file})\n");
     }
     let _ = writeln!(s, "Per-cell numbers: [`{name}/cells.csv`]({name}/cells.csv); every statistic above with its interval: [`{name}/paired.csv`]({name}/paired.csv); each cell's `metrics.json` and `eval.csv` are in `{name}/cells/`.");
-    Ok(s)
 }

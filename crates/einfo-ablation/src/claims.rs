@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use einfo_metrics::{holm, paired_t_p, Paired};
 
-use crate::aggregate::Row;
 use crate::collect::CellResult;
+use crate::row::Row;
 use crate::stats::{fmt_p, p_is, unit_pairs, Unit, ALPHA, NMI};
 
 /// The method whose claim is tested.

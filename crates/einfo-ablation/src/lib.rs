@@ -18,6 +18,7 @@ pub mod matrix;
 pub mod paired_plot;
 pub mod plots;
 pub mod prior_plots;
+pub mod row;
 pub mod slurm;
 pub mod stats;
 pub mod status;

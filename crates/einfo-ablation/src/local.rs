@@ -31,6 +31,9 @@ pub struct LocalOptions {
     pub verbose: bool,
     /// Extra environment of every cell (e.g. `EINFO_GIT_COMMIT`).
     pub env: Vec<(String, String)>,
+    /// Polled while cells run: a requested stop is passed on to each running cell once (it
+    /// checkpoints and exits) and no new cell starts. The binary routes its signals here.
+    pub stop: einfo_train::signal::Stop,
 }
 
 /// What a local launch did.
@@ -50,27 +53,6 @@ pub fn unfinished(matrix: &Matrix, cells: &[Cell]) -> Result<Vec<Cell>> {
         }
     }
     Ok(v)
-}
-
-static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Route SIGINT, SIGTERM and SIGHUP to the stop flag.
-fn install_stop_handler() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
-        }
-    }
-}
-
-/// Has the launcher been asked to stop?
-pub fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
 }
 
 /// Run one cell to completion as a child process; `Ok(false)` when it failed.
@@ -119,7 +101,7 @@ pub fn run_one(matrix: &Matrix, cell: &Cell, opts: &LocalOptions, threads: Optio
         if let Some(st) = child.try_wait().map_err(io_err(&opts.einfo))? {
             return Ok(st.success());
         }
-        if stop_requested() && !told {
+        if opts.stop.requested() && !told {
             // SAFETY: signalling our own child process.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             told = true;
@@ -148,7 +130,6 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
     }
     let jobs = opts.jobs.max(1);
     let threads = Some(threads_per_cell(opts));
-    install_stop_handler();
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let first_error: Mutex<Option<AblationError>> = Mutex::new(None);
@@ -156,7 +137,7 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
     std::thread::scope(|s| {
         for _ in 0..jobs.min(n) {
             s.spawn(|| loop {
-                if stop_requested() {
+                if opts.stop.requested() {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -172,7 +153,7 @@ pub fn run_local(matrix: &Matrix, cells: &[Cell], opts: &LocalOptions) -> Result
                             // A cell stopped by the user checkpointed: it is not a failure.
                             let verdict = if ok {
                                 "done"
-                            } else if stop_requested() {
+                            } else if opts.stop.requested() {
                                 "stopped"
                             } else {
                                 "FAILED"

@@ -9,9 +9,9 @@ use std::path::Path;
 use einfo_metrics::Paired;
 use plotters::prelude::*;
 
-use crate::aggregate::Row;
 use crate::collect::CellResult;
 use crate::plots::{color, legend};
+use crate::row::Row;
 use crate::stats::{nmi_differences, references_present, Unit};
 
 /// Vertical offset of the per-split line below a method's per-cell line.

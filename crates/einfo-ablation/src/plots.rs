@@ -7,9 +7,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::aggregate::method_order;
 use crate::collect::CellResult;
 use crate::error::{AblationError, Result};
+use crate::row::method_order;
 
 /// Turns a plotting error into the error naming the file being drawn.
 pub(crate) fn plot_err(file: &str) -> impl Fn(String) -> AblationError + '_ {

@@ -27,20 +27,15 @@ pub struct RunLog {
 
 impl RunLog {
     pub fn read(run: &Path, name: &str) -> Result<RunLog> {
-        let path = run.join("log.csv");
-        let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-        let mut lines = text.lines();
-        let header: Vec<String> = lines.next().unwrap_or("").split(',').map(str::to_string).collect();
-        let rows = lines.map(|l| l.split(',').map(|v| v.parse::<f64>().ok()).collect()).collect();
-        let split = run.join("split.json");
-        let truth: Vec<f64> = std::fs::read_to_string(&split)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["frequencies"].as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).collect()))
-            .unwrap_or_default();
-        let mut truth_sorted = truth;
+        let file = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e: einfo_train::TrainError| crate::error::AblationError::File { path, detail: e.to_string() }
+        };
+        let log = einfo_train::train_log::read(&run.join("log.csv")).map_err(file(&run.join("log.csv")))?;
+        let split = einfo_train::setup::SplitRecord::read(run).map_err(file(&run.join("split.json")))?;
+        let mut truth_sorted = split.map_or_else(Vec::new, |s| s.frequencies);
         truth_sorted.sort_by(|a, b| b.total_cmp(a));
-        Ok(RunLog { name: name.to_string(), header, rows, truth_sorted })
+        Ok(RunLog { name: name.to_string(), header: log.header, rows: log.rows, truth_sorted })
     }
 
     /// A run's evaluations (`eval.csv`) in the same shape, one row per evaluation: the

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use einfo_metrics::{holm, paired_t_p, prior_alignment_p, sorted_prior_rmse, CountMatrix, Matching, MeanCi, Paired};
 use serde::Serialize;
 
-use crate::aggregate::Row;
 use crate::collect::CellResult;
+use crate::row::Row;
 
 /// The method every other is compared with.
 pub const BASELINE: &str = "uniform";

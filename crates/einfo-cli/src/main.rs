@@ -57,6 +57,19 @@ enum Command {
     Bench(commands::train::BenchCommand),
 }
 
+/// Set by SIGINT, SIGTERM and SIGHUP (see `einfo_train::signal`).
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The handle on [`STOP`] the library polls.
+fn stop() -> einfo_train::signal::Stop {
+    einfo_train::signal::Stop::new(&STOP)
+}
+
+/// The library's messages, one line each on standard error.
+fn events() -> einfo_train::events::Events {
+    einfo_train::events::Events::new(|e| eprintln!("{e}"))
+}
+
 fn main() -> ExitCode {
     // Behave like a Unix tool when piped into `head`: die quietly on a closed pipe.
     #[cfg(unix)]
@@ -64,6 +77,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A stop checkpoints and exits; a second one (a second or more later) exits at once.
+    einfo_train::signal::install(&STOP, einfo_train::signal::Repeat::Exit);
     einfo_tensor::tune_allocator();
     einfo_tensor::tune_threads();
     let cli = match Cli::try_parse() {
@@ -96,7 +111,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::train::sample(args),
         Command::Bench(cmd) => commands::train::bench(cmd),
         Command::Eval { run_dir, per_code, seed, real_images, classifier } => {
-            commands::eval::eval(run_dir, EvalOptions { per_code, seed, real_images, classifier }, opts)
+            commands::eval::eval(run_dir, EvalOptions { per_code, seed, real_images, classifier, stop: stop(), events: events() }, opts)
         }
         Command::Classifier(cmd) => commands::eval::classifier(cmd, opts),
     };

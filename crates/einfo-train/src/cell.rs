@@ -14,8 +14,9 @@ use std::path::Path;
 use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Result, TrainError};
-use crate::eval::{evaluate, EvalOptions, EvalReport};
-use crate::run::{resume_as, train, RunOptions};
+use crate::eval::{evaluate_planned, EvalOptions, EvalReport};
+use crate::plan::RunPlan;
+use crate::run::{run_on, train_planned, RunOptions};
 use crate::run_dir::RunLock;
 use crate::setup::{check_resumable, read_config, split_len, total_steps};
 
@@ -58,11 +59,13 @@ pub enum CellOutcome {
     Ran { from_step: u64, report: Box<EvalReport> },
 }
 
-/// Train or resume the run in `dir` to `cfg`'s budget, then evaluate it.
+/// Train or resume the run in `dir` to `cfg`'s budget, then evaluate it. One plan
+/// ([`RunPlan`]: the config validated, the device opened, the data loaded) and one lock
+/// serve the whole command.
 pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutcome> {
-    cfg.validate()?;
+    let plan = RunPlan::new(cfg, dir, &RunOptions { force: true, ..opts.clone() })?;
     std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
-    let _lock = RunLock::acquire(dir)?;
+    let lock = RunLock::acquire(dir)?;
     let state = cell_state(cfg, dir)?;
     if dir.join("config.toml").is_file() {
         let existing = read_config(dir)?;
@@ -75,16 +78,12 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
         CellState::Partial { step, .. } => step,
         CellState::Pending => 0,
     };
-    let summary = if from_step > 0 {
-        // The run's config differs from the cell's at most in what a resume may change (the
-        // budget): the cell's wins, once the resume's checks have passed.
-        resume_as(dir, cfg, opts)?
-    } else {
-        train(cfg, dir, &RunOptions { force: true, ..opts.clone() })?
-    };
+    // A partial run's config differs from the cell's at most in what a resume may change
+    // (the budget; checked above): the cell's wins.
+    let summary = if from_step > 0 { run_on(&plan, &lock, true, None)? } else { train_planned(&plan, Some(&lock))? };
     if summary.interrupted {
         return Err(TrainError::Interrupted(dir.into()));
     }
-    let report = evaluate(dir, &EvalOptions::default(), &opts.data)?;
+    let report = evaluate_planned(&plan, &EvalOptions { stop: opts.stop, events: opts.events.clone(), ..Default::default() })?;
     Ok(CellOutcome::Ran { from_step, report: Box::new(report) })
 }

@@ -10,7 +10,7 @@ use candle_core::Device;
 use crate::classifier::Classifier;
 use crate::config::Config;
 use crate::error::Result;
-use crate::eval::{load_classifier, measure, Measurement};
+use crate::eval::{load_classifier, measure, Measurement, Protocol};
 use crate::method::Method;
 use crate::trainer::Trainer;
 
@@ -31,7 +31,8 @@ impl EpochEval {
     /// After finishing `epoch` (1-based) at `step`: measure if the schedule says so.
     pub fn after_epoch(&self, method: &dyn Method, run: &Trainer<'_>, epoch: u64, step: u64) -> Result<Option<Measurement>> {
         let Some(c) = self.classifier.as_ref().filter(|_| epoch % self.every == 0) else { return Ok(None) };
-        let m = measure(method, run.cfg.model, run.data, run.split, c, &run.cfg.eval, run.device)?;
+        let protocol = Protocol { data: run.data, split: run.split, classifier: c, settings: &run.cfg.eval, device: run.device, stop: run.stop };
+        let m = measure(method, run.cfg.model, &protocol)?;
         crate::curve::append(&self.run_dir, &m.curve_point(step, epoch))?;
         Ok(Some(m))
     }

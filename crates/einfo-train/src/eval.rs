@@ -25,7 +25,9 @@ use crate::config::{Config, EvalConfig, ModelKind};
 use crate::error::{Result, TrainError};
 use crate::method::Method;
 use crate::noise::NoiseSource;
-use crate::setup::{load_run, prepare_data};
+use crate::plan::RunPlan;
+use crate::setup::{build_method, load_run, prepare_data, restore_newest, LoadedRun};
+use crate::signal::Stop;
 
 /// Stream of the evaluation noise.
 pub const EVAL_STREAM: u64 = 7777;
@@ -38,6 +40,10 @@ pub struct EvalOptions {
     pub real_images: Option<usize>,
     /// Classifier weights (default: the committed one for the run's data set).
     pub classifier: Option<PathBuf>,
+    /// Polled between batches (default: never).
+    pub stop: Stop,
+    /// Where messages go (a damaged checkpoint skipped).
+    pub events: crate::events::Events,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,84 +170,98 @@ fn real_subset(split: &Split, limit: usize) -> Vec<u32> {
     (0..limit).map(|i| split.indices[i * split.len() / limit]).collect()
 }
 
+/// What the protocol measures a model against, and how to stop it.
+pub struct Protocol<'a> {
+    pub data: &'a Dataset,
+    pub split: &'a Split,
+    pub classifier: &'a Classifier,
+    pub settings: &'a EvalConfig,
+    pub device: &'a Device,
+    /// Polled between batches: a requested stop ends the measurement with [`TrainError::Stopped`].
+    pub stop: Stop,
+}
+
 /// The protocol on a model in memory (evaluation mode; touches none of the training RNGs).
-pub fn measure(
-    method: &dyn Method,
-    model: ModelKind,
-    data: &Dataset,
-    split: &Split,
-    classifier: &Classifier,
-    settings: &EvalConfig,
-    device: &Device,
-) -> Result<Measurement> {
-    if settings.per_code == 0 {
+pub fn measure(method: &dyn Method, model: ModelKind, p: &Protocol<'_>) -> Result<Measurement> {
+    if p.settings.per_code == 0 {
         return Err(TrainError::Config("eval.per_code must be at least 1".into()));
     }
-    // Generated images → predicted classes.
     let k = method.num_codes();
-    let mut noise = NoiseSource::new(settings.seed, EVAL_STREAM);
-    let (mut codes, mut preds) = (Vec::new(), Vec::new());
-    for code in 0..k as u32 {
-        let mut left = settings.per_code;
-        while left > 0 {
-            if crate::signal::requested() {
-                return Err(TrainError::Stopped);
-            }
-            let n = left.min(500);
-            let z = noise.normal(n, method.noise_dim(), device)?;
-            let images = method.generate(&vec![code; n], &z)?;
-            preds.extend(classifier.predict(&images)?.into_iter().map(|p| p as usize));
-            codes.extend(std::iter::repeat_n(code as usize, n));
-            left -= n;
-        }
-    }
-    let m = CountMatrix::from_labels(&codes, &preds, k, 10)?;
+    let m = generated_counts(method, p)?;
     let matching = hungarian(&m)?;
-
-    // Real images → the model's codes, with the trained BatchNorm statistics and with
-    // statistics re-estimated on these images.
-    let real = real_subset(split, settings.real_images);
-    let mut batches = Vec::with_capacity(real.len().div_ceil(500));
-    let mut real_codes = Vec::with_capacity(real.len());
-    for chunk in real.chunks(500) {
-        if crate::signal::requested() {
-            return Err(TrainError::Stopped);
-        }
-        let x = to_nhwc(&batch_of(data, chunk, device)?.images)?;
-        real_codes.extend(method.infer_codes(&x)?.into_iter().map(|c| c as usize));
-        batches.push(x);
-    }
-    let labels: Vec<usize> = real.iter().map(|&i| data.labels[i as usize] as usize).collect();
-    let real_acc = cluster_accuracy(&real_codes, &labels, k, data.num_classes)?;
-    let reestimated: Vec<usize> = method.infer_codes_reestimated(&batches)?.into_iter().map(|c| c as usize).collect();
-    let real_acc_bn = cluster_accuracy(&reestimated, &labels, k, data.num_classes)?;
+    let real = real_codes(method, p)?;
+    let (labels, classes) = (&real.labels, p.data.num_classes);
     let prior = if model == ModelKind::Jointvae {
         let mut counts = vec![0.0; k];
-        real_codes.iter().for_each(|&c| counts[c] += 1.0);
-        counts.iter().map(|c| c / real_codes.len() as f64).collect()
+        real.codes.iter().for_each(|&c| counts[c] += 1.0);
+        counts.iter().map(|c| c / real.codes.len() as f64).collect()
     } else {
         method.prior()?
     };
-    let rmse = prior_rmse(&prior, &split.frequencies(), &matching)?;
-    let rmse_sorted = sorted_prior_rmse(&prior, &split.frequencies())?;
+    let truth = p.split.frequencies();
     let finite = |v: einfo_metrics::Result<f64>| v.ok().filter(|v| v.is_finite());
-    let alignment_p = finite(prior_alignment_p(&prior, &split.frequencies(), &matching));
-    let log_cosine = finite(prior_log_cosine(&prior, &split.frequencies(), &matching));
     let n = |norm| nmi(&m, norm);
     Ok(Measurement {
         ent: ent(&m)?,
         nmi: NmiReport { geometric: n(NmiNorm::Geometric)?, arithmetic: n(NmiNorm::Arithmetic)?, max: n(NmiNorm::Max)?, min: n(NmiNorm::Min)? },
+        prior_rmse: prior_rmse(&prior, &truth, &matching)?,
+        prior_rmse_sorted: sorted_prior_rmse(&prior, &truth)?,
+        prior_alignment_p: finite(prior_alignment_p(&prior, &truth, &matching)),
+        prior_log_cosine: finite(prior_log_cosine(&prior, &truth, &matching)),
+        real_cluster_accuracy: cluster_accuracy(&real.codes, labels, k, classes)?,
+        real_cluster_accuracy_bn: cluster_accuracy(&real.codes_bn, labels, k, classes)?,
+        real_images: labels.len(),
         count_matrix: m,
         matching,
         prior,
-        prior_rmse: rmse,
-        prior_rmse_sorted: rmse_sorted,
-        prior_alignment_p: alignment_p,
-        prior_log_cosine: log_cosine,
-        real_cluster_accuracy: real_acc,
-        real_cluster_accuracy_bn: real_acc_bn,
-        real_images: real.len(),
     })
+}
+
+/// Generated images → predicted classes: the count matrix `M[code, class]`.
+fn generated_counts(method: &dyn Method, p: &Protocol<'_>) -> Result<CountMatrix> {
+    let k = method.num_codes();
+    let mut noise = NoiseSource::new(p.settings.seed, EVAL_STREAM);
+    let (mut codes, mut preds) = (Vec::new(), Vec::new());
+    for code in 0..k as u32 {
+        let mut left = p.settings.per_code;
+        while left > 0 {
+            if p.stop.requested() {
+                return Err(TrainError::Stopped);
+            }
+            let n = left.min(500);
+            let z = noise.normal(n, method.noise_dim(), p.device)?;
+            let images = method.generate(&vec![code; n], &z)?;
+            preds.extend(p.classifier.predict(&images)?.into_iter().map(|p| p as usize));
+            codes.extend(std::iter::repeat_n(code as usize, n));
+            left -= n;
+        }
+    }
+    Ok(CountMatrix::from_labels(&codes, &preds, k, 10)?)
+}
+
+/// The model's codes for the split's real images (those `eval.real_images` selects) with
+/// the BatchNorm statistics training left, and with statistics re-estimated on them.
+struct RealCodes {
+    labels: Vec<usize>,
+    codes: Vec<usize>,
+    codes_bn: Vec<usize>,
+}
+
+fn real_codes(method: &dyn Method, p: &Protocol<'_>) -> Result<RealCodes> {
+    let real = real_subset(p.split, p.settings.real_images);
+    let mut batches = Vec::with_capacity(real.len().div_ceil(500));
+    let mut codes = Vec::with_capacity(real.len());
+    for chunk in real.chunks(500) {
+        if p.stop.requested() {
+            return Err(TrainError::Stopped);
+        }
+        let x = to_nhwc(&batch_of(p.data, chunk, p.device)?.images)?;
+        codes.extend(method.infer_codes(&x)?.into_iter().map(|c| c as usize));
+        batches.push(x);
+    }
+    let codes_bn = method.infer_codes_reestimated(&batches)?.into_iter().map(|c| c as usize).collect();
+    let labels = real.iter().map(|&i| p.data.labels[i as usize] as usize).collect();
+    Ok(RealCodes { labels, codes, codes_bn })
 }
 
 impl Measurement {
@@ -269,16 +289,31 @@ impl Measurement {
 pub fn evaluate(run_dir: &Path, opts: &EvalOptions, data_opts: &DataOptions) -> Result<EvalReport> {
     crate::setup::read_config(run_dir)?;
     let _lock = crate::run_dir::RunLock::acquire(run_dir)?;
-    let run = load_run(run_dir)?;
+    let run = load_run(run_dir, &opts.events)?;
+    let (data, split) = prepare_data(&run.cfg, data_opts)?;
+    report(run_dir, run, &data, &split, opts)
+}
+
+/// [`evaluate`] the run `plan` decided, once trained, on the plan's device and data (the
+/// caller holds the run's lock).
+pub fn evaluate_planned(plan: &RunPlan, opts: &EvalOptions) -> Result<EvalReport> {
+    let mut method = build_method(&plan.cfg, &plan.split.frequencies(), &plan.device)?;
+    let (checkpoint, state) = restore_newest(method.as_mut(), &plan.run_dir, &opts.events)?
+        .ok_or_else(|| TrainError::Checkpoint { path: plan.run_dir.clone(), detail: "no checkpoint to evaluate".into() })?;
+    let run = LoadedRun { cfg: plan.cfg.clone(), device: plan.device.clone(), method, checkpoint, state };
+    report(&plan.run_dir, run, &plan.data, &plan.split, opts)
+}
+
+/// Measure a loaded run, add the point to its `eval.csv` and write its `metrics.json`.
+fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &EvalOptions) -> Result<EvalReport> {
     let (cfg, state, device) = (run.cfg, run.state, run.device);
     let mut settings = cfg.eval.clone();
     settings.per_code = opts.per_code.unwrap_or(settings.per_code);
     settings.seed = opts.seed.unwrap_or(settings.seed);
     settings.real_images = opts.real_images.unwrap_or(settings.real_images);
     let classifier = load_classifier(&cfg, opts.classifier.as_deref(), &device)?;
-    let (data, split) = prepare_data(&cfg, data_opts)?;
     let truth = split.frequencies();
-    let m = measure(run.method.as_ref(), cfg.model, &data, &split, &classifier, &settings, &device)?;
+    let m = measure(run.method.as_ref(), cfg.model, &Protocol { data, split, classifier: &classifier, settings: &settings, device: &device, stop: opts.stop })?;
     crate::curve::append(run_dir, &m.curve_point(state.step, state.epoch))?;
     let report = EvalReport {
         method: cfg.method.clone(),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, TrainState};
 use crate::config::{Config, ModelKind};
 use crate::error::{Result, TrainError};
+use crate::events::{Event, Events};
 use crate::infogan::InfoGanMethod;
 use crate::jointvae::JointVaeMethod;
 use crate::method::Method;
@@ -19,6 +20,7 @@ use crate::method::Method;
 /// device, a build without the feature — is a one-line error, never a panic (cudarc,
 /// which loads the CUDA libraries at run time, panics when they are missing).
 pub fn device_for(name: &str) -> Result<Device> {
+    crate::plan::calls::record(crate::plan::calls::Step::Device);
     let open = |f: &dyn Fn() -> candle_core::Result<Device>| -> Result<Device> {
         quietly(f).map_err(|why| {
             let hint = if why.contains("libcuda") || why.contains("dynamically load") {
@@ -182,13 +184,17 @@ impl SplitRecord {
         }
     }
 
+    /// The split record of a run directory (`split.json`); `None` when it has none yet.
+    pub fn read(run: &Path) -> Result<Option<SplitRecord>> {
+        let p = run.join("split.json");
+        let Ok(text) = std::fs::read_to_string(&p) else { return Ok(None) };
+        serde_json::from_str(&text).map(Some).map_err(|e| TrainError::Checkpoint { path: p.clone(), detail: format!("unreadable split record: {e}") })
+    }
+
     /// The class frequencies a run directory recorded, computed from its config's counts
     /// when it has no `split.json` yet.
     pub fn frequencies_of(run: &Path, cfg: &Config) -> Result<Vec<f64>> {
-        let p = run.join("split.json");
-        if let Ok(text) = std::fs::read_to_string(&p) {
-            let r: SplitRecord =
-                serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: p.clone(), detail: format!("unreadable split record: {e}") })?;
+        if let Some(r) = Self::read(run)? {
             return Ok(r.frequencies);
         }
         let counts = split_counts(cfg)?;
@@ -213,7 +219,7 @@ pub fn restore(method: &mut dyn Method, ckpt: &Path) -> Result<TrainState> {
 /// Restore the newest checkpoint of `run` that loads; a newer one that does not (a
 /// damaged file) is reported on standard error and skipped for the one before it. `None`
 /// when the run has no checkpoint; an error naming the newest when none loads.
-pub fn restore_newest(method: &mut dyn Method, run: &Path) -> Result<Option<(PathBuf, TrainState)>> {
+pub fn restore_newest(method: &mut dyn Method, run: &Path, events: &Events) -> Result<Option<(PathBuf, TrainState)>> {
     // A run training into the directory rotates old checkpoints away while they are read:
     // when every one fails and the listing has changed since, read the new listing.
     let mut all = checkpoint::list(run)?;
@@ -223,13 +229,13 @@ pub fn restore_newest(method: &mut dyn Method, run: &Path) -> Result<Option<(Pat
             match restore(method, ckpt) {
                 Ok(st) => {
                     if first_err.is_some() {
-                        eprintln!("einfo: continuing from {} instead", ckpt.display());
+                        events.emit(Event::ContinuingFrom { checkpoint: ckpt.clone() });
                     }
                     return Ok(Some((ckpt.clone(), st)));
                 }
                 Err(e) if !ckpt.join("state.json").is_file() => drop(e), // rotated away meanwhile
                 Err(e) => {
-                    eprintln!("einfo: warning: checkpoint {} does not load ({}); trying the one before it", ckpt.display(), one_line(&e.to_string()));
+                    events.emit(Event::CheckpointSkipped { checkpoint: ckpt.clone(), why: one_line(&e.to_string()) });
                     first_err.get_or_insert(e);
                 }
             }
@@ -275,12 +281,12 @@ pub struct LoadedRun {
 }
 
 /// Load a run's config and its newest checkpoint (for `eval`, `sample`).
-pub fn load_run(run: &Path) -> Result<LoadedRun> {
+pub fn load_run(run: &Path, events: &Events) -> Result<LoadedRun> {
     let cfg = read_config(run)?;
     check_against_checkpoint(run, &cfg)?;
     let device = device_for(&cfg.train.device)?;
     let mut method = build_method(&cfg, &SplitRecord::frequencies_of(run, &cfg)?, &device)?;
-    let (ckpt, state) = restore_newest(method.as_mut(), run)?
+    let (ckpt, state) = restore_newest(method.as_mut(), run, events)?
         .ok_or_else(|| TrainError::Checkpoint { path: run.into(), detail: "no checkpoint yet: train or resume the run first".into() })?;
     Ok(LoadedRun { cfg, device, method, checkpoint: ckpt, state })
 }

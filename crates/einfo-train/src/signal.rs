@@ -1,12 +1,63 @@
-//! Ctrl-C, SIGTERM and SIGHUP (a closed terminal): the training loop finishes its step (an
-//! evaluation stops between batches), writes a checkpoint and exits. A second signal
-//! exits at once (status 130), leaving the last checkpoint written — unless it comes within
-//! [`REPEAT_WINDOW_NS`] of the first: wrappers such as `timeout` signal the child and its
-//! process group, so one stop can arrive twice, and must not cost the final checkpoint.
+//! Stopping early. Library code never installs a signal handler: it polls a [`Stop`]
+//! handle its caller passes in (`RunOptions::stop`, `EvalOptions::stop`, the launcher's
+//! options). A binary routes SIGINT, SIGTERM and SIGHUP (a closed terminal) to the flag
+//! behind that handle with [`install`], once, in `main`.
+//!
+//! In `einfo` the training loop then finishes its step (an evaluation stops between
+//! batches), writes a checkpoint and exits. A second signal exits at once (status 130),
+//! leaving the last checkpoint written — unless it comes within [`REPEAT_WINDOW_NS`] of the
+//! first: wrappers such as `timeout` signal the child and its process group, so one stop can
+//! arrive twice, and must not cost the final checkpoint ([`Repeat::Exit`]). The launcher
+//! only passes the stop on to its cells ([`Repeat::Ignore`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
-static STOP: AtomicBool = AtomicBool::new(false);
+/// A request to stop, polled by long-running library code.
+#[derive(Clone, Copy)]
+pub struct Stop(&'static AtomicBool);
+
+impl Stop {
+    /// A handle on `flag` (a binary's signal flag, or a test's).
+    pub const fn new(flag: &'static AtomicBool) -> Stop {
+        Stop(flag)
+    }
+
+    /// A handle nothing ever sets.
+    pub fn never() -> Stop {
+        static NEVER: AtomicBool = AtomicBool::new(false);
+        Stop(&NEVER)
+    }
+
+    /// Has a stop been requested?
+    pub fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop::never()
+    }
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stop({})", self.requested())
+    }
+}
+
+/// What a second signal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Exit at once (status 130) — unless within [`REPEAT_WINDOW_NS`] of the first.
+    Exit = 1,
+    /// Nothing more: the first already asked for the stop.
+    Ignore = 2,
+}
+
+/// The flag [`install`] routes the signals to (null before it is called).
+static FLAG: AtomicPtr<AtomicBool> = AtomicPtr::new(std::ptr::null_mut());
+static REPEAT: AtomicU8 = AtomicU8::new(0);
 /// When the first signal came (CLOCK_MONOTONIC, ns).
 static FIRST_NS: AtomicU64 = AtomicU64::new(0);
 
@@ -27,8 +78,10 @@ fn second_signal_exits(first_ns: Option<u64>, now_ns: u64) -> bool {
 
 extern "C" fn on_signal(_: libc::c_int) {
     let now = monotonic_ns();
-    if STOP.swap(true, Ordering::SeqCst) {
-        if second_signal_exits(Some(FIRST_NS.load(Ordering::SeqCst)), now) {
+    // SAFETY: FLAG is null or points at the `'static` flag given to `install`.
+    let Some(flag) = (unsafe { FLAG.load(Ordering::SeqCst).as_ref() }) else { return };
+    if flag.swap(true, Ordering::SeqCst) {
+        if REPEAT.load(Ordering::SeqCst) == Repeat::Exit as u8 && second_signal_exits(Some(FIRST_NS.load(Ordering::SeqCst)), now) {
             // SAFETY: _exit is async-signal-safe; checkpoints are written atomically, so the
             // last one stays whole.
             unsafe { libc::_exit(130) };
@@ -38,20 +91,18 @@ extern "C" fn on_signal(_: libc::c_int) {
     }
 }
 
-/// Route SIGINT, SIGTERM and SIGHUP to the stop flag (idempotent).
-pub fn install() {
+/// For a binary's `main`: route SIGINT, SIGTERM and SIGHUP to `flag` (poll it through
+/// [`Stop::new`]); `repeat` says what a second signal does.
+pub fn install(flag: &'static AtomicBool, repeat: Repeat) {
+    FLAG.store(flag as *const AtomicBool as *mut AtomicBool, Ordering::SeqCst);
+    REPEAT.store(repeat as u8, Ordering::SeqCst);
     #[cfg(unix)]
-    // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
+    // SAFETY: the handler only touches atomics and calls _exit, both async-signal-safe.
     unsafe {
         for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
             libc::signal(sig, on_signal as *const () as libc::sighandler_t);
         }
     }
-}
-
-/// Has a stop been requested?
-pub fn requested() -> bool {
-    STOP.load(Ordering::SeqCst)
 }
 
 /// Fault injection for tests of the launchers: `EINFO_TEST_CRASH=<method>@<step>` makes a

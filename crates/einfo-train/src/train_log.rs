@@ -54,6 +54,23 @@ pub fn align_csv(path: &Path, header: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `log.csv` as its readers get it: the header, and each complete row's values by column
+/// (`None` where a cell is empty or not a number). Defined here, beside its writer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<Option<f64>>>,
+}
+
+/// Read a run's `log.csv`; a last row cut short (no newline) is left out.
+pub fn read(path: &Path) -> Result<LogTable> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let mut lines = crate::curve::complete_lines(&text).lines();
+    let header: Vec<String> = lines.next().unwrap_or("").split(',').map(str::to_string).collect();
+    let rows = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').map(|v| v.parse::<f64>().ok()).collect()).collect();
+    Ok(LogTable { header, rows })
+}
+
 /// The open training log of a run.
 pub struct TrainLog {
     path: PathBuf,

@@ -16,12 +16,12 @@ use crate::checkpointer::{Checkpointer, Position};
 use crate::config::Config;
 use crate::epoch_eval::EpochEval;
 use crate::error::{Result, TrainError};
+use crate::events::Event;
 use crate::label_probe::{self, LabelProbe};
 use crate::method::{term_values, Method};
 use crate::run::RunSummary;
 use crate::samples::{grid_noise, write_grid};
 use crate::setup::total_steps;
-use crate::signal;
 use crate::train_log::TrainLog;
 
 /// Everything the loop works on.
@@ -33,6 +33,10 @@ pub struct Trainer<'a> {
     pub device: &'a Device,
     /// Draw a progress bar (only shown on a terminal).
     pub progress: bool,
+    /// Polled between steps: a requested stop checkpoints and returns.
+    pub stop: crate::signal::Stop,
+    /// Where the loop's messages go (evaluations, a replaced run).
+    pub events: &'a crate::events::Events,
     /// The checkpoint the run continues from (`None` for a new run).
     pub restored: Option<(u64, PathBuf)>,
     /// A run being started: it counts (and a run it replaces is deleted) once it has a
@@ -90,7 +94,6 @@ impl Trainer<'_> {
             )));
         }
         let mut d = self.open_duties(method, start.step, total)?;
-        signal::install();
         let mut cur = Cursor { at: start, window_images: 0, window_start: Instant::now(), rate: 0.0 };
         let (run_start, start_step) = (Instant::now(), start.step);
         let mut interrupted = false;
@@ -102,7 +105,7 @@ impl Trainer<'_> {
             }
         }
         'epochs: while cur.at.epoch < cfg.train.epochs && cur.at.step < total && !interrupted {
-            if signal::requested() {
+            if self.stop.requested() {
                 interrupted = true;
                 break;
             }
@@ -110,7 +113,7 @@ impl Trainer<'_> {
                 if cur.at.step >= total {
                     break 'epochs;
                 }
-                if signal::requested() {
+                if self.stop.requested() {
                     interrupted = true;
                     break 'epochs;
                 }
@@ -199,19 +202,24 @@ impl Trainer<'_> {
             r => r?,
         };
         if let Some(m) = measured {
-            d.pb.suspend(|| {
-                eprintln!(
-                    "{}: epoch {epoch} (step {step}): ENT {:.3}, NMI {:.3}, prior RMSE {:.3}, real cluster acc. {:.3} ({:.3} with BN re-estimated)",
-                    self.cfg.method, m.ent, m.nmi.geometric, m.prior_rmse, m.real_cluster_accuracy, m.real_cluster_accuracy_bn
-                )
-            });
+            let event = Event::Evaluated {
+                method: self.cfg.method.clone(),
+                epoch,
+                step,
+                ent: m.ent,
+                nmi: m.nmi.geometric,
+                prior_rmse: m.prior_rmse,
+                real_cluster_accuracy: m.real_cluster_accuracy,
+                real_cluster_accuracy_bn: m.real_cluster_accuracy_bn,
+            };
+            d.pb.suspend(|| self.events.emit(event));
         }
         Ok(false)
     }
 
     fn commit_new(&self) {
         if let Some(line) = self.new.and_then(|n| n.commit()) {
-            eprintln!("einfo: {}: {line}", self.run_dir.display());
+            self.events.emit(Event::Replaced { run_dir: self.run_dir.into(), line });
         }
     }
 

@@ -10,14 +10,15 @@ use std::path::Path;
 
 use einfo_data::{Dataset, DatasetKind, Part};
 use einfo_train::run::run_on;
-use einfo_train::{prepare_data, presets, Config};
+use einfo_train::{prepare_data, presets, Config, RunPlan};
 
 fn train_with(cfg: &Config, data: &Dataset, dir: &Path) -> Vec<(String, Vec<u8>)> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let (_, split) = prepare_data(cfg, &opts(true).data).unwrap();
-    let _lock = einfo_train::run_dir::RunLock::acquire(dir).unwrap();
-    run_on(cfg, dir, &opts(true), data, &split, false, None).unwrap();
+    let lock = einfo_train::run_dir::RunLock::acquire(dir).unwrap();
+    let plan = RunPlan::on_data(cfg, dir, &opts(true), data.clone(), split).unwrap();
+    run_on(&plan, &lock, false, None).unwrap();
     final_tensors(dir)
 }
 
