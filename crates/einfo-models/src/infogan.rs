@@ -27,6 +27,27 @@ pub fn count_params(vm: &VarMap, prefix: &str) -> usize {
     named_trainable(vm).iter().filter(|(n, _)| n.starts_with(prefix)).map(|(_, v)| v.elem_count()).sum()
 }
 
+/// The prefixes the networks' variables are named under (`<group>.<layer>.<name>`).
+pub mod group {
+    pub const G: &str = "g";
+    pub const Q: &str = "q";
+    pub const PRIOR: &str = "prior";
+    pub const FE: &str = "fe";
+    pub const D: &str = "d";
+}
+
+/// The trainable variables of each network, each sorted by name: the optimisers are built
+/// from these groups, never from name prefixes of their own.
+#[derive(Debug, Clone)]
+pub struct ParamGroups {
+    pub g: Vec<(String, Var)>,
+    pub q: Vec<(String, Var)>,
+    /// θ, the learnable prior's logits.
+    pub prior: Vec<(String, Var)>,
+    pub fe: Vec<(String, Var)>,
+    pub d: Vec<(String, Var)>,
+}
+
 pub struct InfoGan {
     pub cfg: NetConfig,
     pub g: Generator,
@@ -50,13 +71,25 @@ impl InfoGan {
         let vg = seeded_var_builder(&g_vars, seed, device);
         Ok(InfoGan {
             cfg: cfg.clone(),
-            g: Generator::new(vg.pp("g"), cfg)?,
-            q: QHead::new(vg.pp("q"), cfg)?,
-            prior_logits: vg.pp("prior").get_with_hints(cfg.num_codes, "logits", Init::Const(0.0))?,
-            fe: Trunk::new(vd.pp("fe"), cfg)?,
-            d: DHead::new(vd.pp("d"))?,
+            g: Generator::new(vg.pp(group::G), cfg)?,
+            q: QHead::new(vg.pp(group::Q), cfg)?,
+            prior_logits: vg.pp(group::PRIOR).get_with_hints(cfg.num_codes, "logits", Init::Const(0.0))?,
+            fe: Trunk::new(vd.pp(group::FE), cfg)?,
+            d: DHead::new(vd.pp(group::D))?,
             d_vars,
             g_vars,
         })
+    }
+
+    /// The trainable variables, by network.
+    pub fn param_groups(&self) -> ParamGroups {
+        let of = |vm: &VarMap, g: &str| -> Vec<(String, Var)> { named_trainable(vm).into_iter().filter(|(n, _)| n.split('.').next() == Some(g)).collect() };
+        ParamGroups {
+            g: of(&self.g_vars, group::G),
+            q: of(&self.g_vars, group::Q),
+            prior: of(&self.g_vars, group::PRIOR),
+            fe: of(&self.d_vars, group::FE),
+            d: of(&self.d_vars, group::D),
+        }
     }
 }

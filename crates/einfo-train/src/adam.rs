@@ -114,11 +114,18 @@ impl Adam {
         Ok(Adam { slots, params, step: 0 })
     }
 
-    /// Give the variables whose name starts with `prefix` their own learning rate.
-    pub fn set_lr_for(&mut self, prefix: &str, lr: f64) {
-        for s in self.slots.iter_mut().filter(|s| s.name.starts_with(prefix)) {
-            s.lr = lr;
+    /// Add `vars` with their own learning rate (the other hyper-parameters are shared).
+    pub fn add_group(&mut self, vars: Vec<(String, Var)>, lr: f64) -> Result<()> {
+        for (name, var) in vars {
+            let moments = Moments::new(&var)?;
+            self.slots.push(Slot { name, var, lr, moments });
         }
+        Ok(())
+    }
+
+    /// Each variable's name and learning rate, in update order.
+    pub fn rates(&self) -> Vec<(&str, f64)> {
+        self.slots.iter().map(|s| (s.name.as_str(), s.lr)).collect()
     }
 
     /// The first moment tensor holding a non-finite value, as `m.<name>` / `v.<name>`.

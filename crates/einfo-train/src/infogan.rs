@@ -14,7 +14,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use einfo_losses as L;
-use einfo_models::{named_trainable, InfoGan};
+use einfo_models::InfoGan;
 use einfo_tensor::Augmenter;
 
 use crate::adam::{Adam, AdamParams};
@@ -62,22 +62,19 @@ impl InfoGanMethod {
             PriorKind::Gumbel => L::Prior::Gumbel(L::GumbelPrior::new(nets.prior_logits.clone(), cfg.prior.tau, cfg.prior.straight_through)?),
         };
         let o = &cfg.optim;
-        let mut g_vars = named_trainable(&nets.g_vars);
-        if cfg.prior.kind != PriorKind::Gumbel || !cfg.prior.learnable {
-            // A fixed or frozen prior has no trained parameters: keep θ out of the optimiser.
-            g_vars.retain(|(n, _)| !n.starts_with("prior."));
+        let groups = nets.param_groups();
+        let (g_side, d_side) =
+            (AdamParams { lr: o.lr_g, beta1: o.beta1, beta2: o.beta2, eps: o.eps }, AdamParams { lr: o.lr_d, beta1: o.beta1, beta2: o.beta2, eps: o.eps });
+        // Optimiser G: G, then θ (at its own rate; a fixed or frozen prior has nothing to
+        // train), then Q. Optimiser D: D and FE. The trunk's own optimiser, when real-image
+        // terms train it: FE.
+        let mut opt_g = Adam::new(groups.g, g_side)?;
+        if cfg.prior.kind == PriorKind::Gumbel && cfg.prior.learnable {
+            opt_g.add_group(groups.prior, cfg.prior.lr.unwrap_or(o.lr_g))?;
         }
-        let mut opt_g = Adam::new(g_vars, AdamParams { lr: o.lr_g, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?;
-        if let Some(lr) = cfg.prior.lr {
-            opt_g.set_lr_for("prior.", lr);
-        }
-        let opt_d = Adam::new(named_trainable(&nets.d_vars), AdamParams { lr: o.lr_d, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?;
-        let opt_trunk = if cfg.losses.real_terms_train_trunk && cfg.uses_real_in_g_step() {
-            let fe: Vec<(String, candle_core::Var)> = named_trainable(&nets.d_vars).into_iter().filter(|(n, _)| n.starts_with("fe.")).collect();
-            Some(Adam::new(fe, AdamParams { lr: o.lr_d, beta1: o.beta1, beta2: o.beta2, eps: o.eps })?)
-        } else {
-            None
-        };
+        opt_g.add_group(groups.q, o.lr_g)?;
+        let opt_d = Adam::new([groups.d, groups.fe.clone()].concat(), d_side)?;
+        let opt_trunk = if cfg.losses.real_terms_train_trunk && cfg.uses_real_in_g_step() { Some(Adam::new(groups.fe, d_side)?) } else { None };
         let augment = if cfg.uses_real_in_g_step() { Some(Augmenter::new(cfg.augment.clone(), cfg.train.seed ^ AUGMENT_SEED_OFFSET)?) } else { None };
         Ok(InfoGanMethod {
             nets,
@@ -362,5 +359,57 @@ impl Method for InfoGanMethod {
         let codes = self.codes_with_population_stats(&layers, batches);
         saved.restore(&layers)?; // also after a failed pass: the model is left as it was
         codes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn method(preset: &str, sets: &[&str]) -> InfoGanMethod {
+        let cfg = crate::presets::load(preset).unwrap().with_overrides(&sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        InfoGanMethod::new(&cfg, &[0.1; 10], &Device::Cpu).unwrap()
+    }
+
+    /// The networks an optimiser updates (the first part of its variables' names).
+    fn networks(opt: &Adam) -> BTreeSet<String> {
+        opt.rates().iter().map(|(n, _)| n.split('.').next().unwrap().to_string()).collect()
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_optimiser_owns_its_networks_and_theta_has_its_own_rate() {
+        let m = method("elastic", &["prior.lr=0.05", "losses.real_terms_train_trunk=true"]);
+        assert_eq!(networks(&m.opt_g), set(&["g", "prior", "q"]));
+        assert_eq!(networks(&m.opt_d), set(&["d", "fe"]), "FE learns from D's optimiser, never G's");
+        assert_eq!(networks(m.opt_trunk.as_ref().unwrap()), set(&["fe"]));
+        for (name, lr) in m.opt_g.rates() {
+            let want = if name.starts_with("prior.") { 0.05 } else { m.cfg.optim.lr_g };
+            assert_eq!(lr, want, "{name}");
+        }
+        for (preset, why) in [("elastic-frozen-prior", "a frozen θ"), ("uniform", "a fixed prior"), ("ground-truth", "a fixed prior")] {
+            let m = method(preset, &[]);
+            assert_eq!(networks(&m.opt_g), set(&["g", "q"]), "{preset}: {why} is not trained");
+            assert!(m.opt_trunk.is_none(), "{preset}: no trunk optimiser by default");
+        }
+    }
+
+    #[test]
+    fn theta_moves_at_its_own_rate() {
+        // Adam's first step moves each parameter by lr · g / (|g| + ε) ≈ lr: θ at 0.05, not
+        // at G's 2e-4.
+        let mut m = method("elastic", &["prior.lr=0.05"]);
+        let theta = |m: &InfoGanMethod| m.nets.prior_logits.to_vec1::<f32>().unwrap();
+        let before = theta(&m);
+        let x = Tensor::rand(-1f32, 1f32, (8, 28, 28, 1), &Device::Cpu).unwrap();
+        m.step(&x).unwrap();
+        let moved: Vec<f32> = theta(&m).iter().zip(&before).map(|(a, b)| (a - b).abs()).collect();
+        assert!(moved.iter().all(|d| *d <= 0.05 * 1.0001), "{moved:?}");
+        assert!(moved.iter().cloned().fold(0.0, f32::max) > 0.049, "{moved:?}");
     }
 }
