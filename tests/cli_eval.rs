@@ -49,7 +49,7 @@ fn eval_writes_metrics_for_a_run() {
         let run = dir.join(preset);
         let o = einfo(&["train", "--preset", preset, "--max-steps", "2", "--out", run.to_str().unwrap(), "--quiet", "--set", "train.batch_size=16"], &dir);
         assert!(o.status.success(), "{}", stderr(&o));
-        let o = einfo(&["eval", run.to_str().unwrap(), "--per-code", "30"], &dir);
+        let o = einfo(&["eval", run.to_str().unwrap(), "--per-code", "30", "--real-images", "2000"], &dir);
         assert!(o.status.success(), "{preset}: {}", stderr(&o));
         assert!(stdout(&o).contains("NMI geometric"), "{}", stdout(&o));
         let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
@@ -64,6 +64,10 @@ fn eval_writes_metrics_for_a_run() {
         assert_eq!(m["classifier_sha256"].as_str().unwrap().len(), 64);
         assert!(m["config"]["method"].as_str() == Some(preset));
         assert_eq!(m["true_frequencies"].as_array().unwrap().len(), 10);
+        assert_eq!(m["real_images"].as_u64(), Some(2000));
+        for k in ["real_cluster_accuracy", "real_cluster_accuracy_bn"] {
+            assert!((0.0..=1.0).contains(&m[k].as_f64().unwrap()), "{k}: {}", m[k]);
+        }
     }
     assert_one_line_error(&einfo(&["eval", dir.to_str().unwrap()], &dir), "is not a run directory");
 }
