@@ -52,7 +52,7 @@ pub use categorical::{cross_entropy, info_loss, kl_logits, log_softmax, mean_ent
 pub use error::{LossError, Result};
 pub use gan::{bce_with_logits, bce_with_logits_const, discriminator_loss, generator_loss};
 pub use jointvae::{bernoulli_recon_loss, categorical_kl_uniform, gaussian_kl, jointvae_loss, CapacitySchedule};
-pub use marginal::{hard_assignment_freq, marginal_kl, mean_posterior, prior_em_loss};
+pub use marginal::{collapse_floor, hard_assignment_freq, marginal_kl, mean_posterior, prior_em_loss};
 pub use prior::{gumbel_from_uniform, gumbel_softmax, straight_through, FixedPrior, GumbelPrior, Prior};
 pub use trans::{nt_xent, trans_kl, KlDirection};
 

@@ -62,6 +62,20 @@ pub fn marginal_kl(mean_posterior: &Tensor, prior: &Tensor) -> Result<Tensor> {
     Ok((q * ratio)?.sum(D::Minus1)?)
 }
 
+/// `L_floor = Σ_k max(0, ρ − q̄_k)² / ρ²`: zero while every code holds at least a share `ρ`
+/// of Q's marginal `q̄: (K,)` on real images, growing as a code empties. A counter-force that
+/// only stops collapse — unlike [`marginal_kl`], it does not pull `q̄` towards the prior, so it
+/// neither splits a frequent class over two codes nor compresses the prior towards uniform
+/// (einfo's extension; `docs/prior.md`). `ρ` must lie in `(0, 1/K]`.
+pub fn collapse_floor(mean_posterior: &Tensor, floor: f64) -> Result<Tensor> {
+    let k = mean_posterior.dims1().map_err(|_| shape_err("collapse_floor", format!("mean posterior must be (K,), got {:?}", mean_posterior.dims())))?;
+    if !(floor > 0.0 && floor <= 1.0 / k as f64) {
+        return Err(shape_err("collapse_floor", format!("the floor must be in (0, 1/{k}], got {floor}")));
+    }
+    let gap = (mean_posterior.affine(-1.0, floor)?.relu()? / floor)?;
+    Ok(gap.sqr()?.sum(D::Minus1)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +83,22 @@ mod tests {
 
     fn scalar(t: &Tensor) -> f64 {
         t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+    }
+
+    #[test]
+    fn collapse_floor_reference_and_gradient() {
+        // python3 -c "import numpy as np; q=np.array([0.5,0.3,0.15,0.04,0.01]); r=0.05; print((np.maximum(0,r-q)**2).sum()/r**2, -2*np.maximum(0,r-q)/r**2)"
+        // -> 0.68 [ -0. -0. -0. -8. -32.]
+        let q = Var::new(&[0.5f64, 0.3, 0.15, 0.04, 0.01], &Device::Cpu).unwrap();
+        let l = collapse_floor(q.as_tensor(), 0.05).unwrap();
+        assert!((scalar(&l) - 0.68).abs() < 1e-12, "{}", scalar(&l));
+        let g = l.backward().unwrap().get(q.as_tensor()).unwrap().to_vec1::<f64>().unwrap();
+        for (got, want) in g.iter().zip([0.0, 0.0, 0.0, -8.0, -32.0]) {
+            assert!((got - want).abs() < 1e-9, "{g:?}");
+        }
+        assert_eq!(scalar(&collapse_floor(&Tensor::new(&[0.2f64; 5], &Device::Cpu).unwrap(), 0.2).unwrap()), 0.0, "all at the floor: nothing to push");
+        assert!(collapse_floor(q.as_tensor(), 0.3).is_err(), "a floor above 1/K cannot be met");
+        assert!(collapse_floor(q.as_tensor(), 0.0).is_err());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct InfoGanMethod {
     probe_next: bool,
 }
 
-const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent", "em", "marginal"];
+const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent", "em", "marginal", "floor"];
 
 impl InfoGanMethod {
     /// `true_freq`: the split's class frequencies (the ground-truth prior).
@@ -106,7 +106,7 @@ impl InfoGanMethod {
     /// marginal terms, on the batch and its transform — added to `total` in that order.
     fn real_terms(&mut self, x: &Tensor, mut total: Tensor) -> Result<(Tensor, RealTerms)> {
         let zero = Tensor::zeros((), candle_core::DType::F32, &self.device)?;
-        let mut out = RealTerms { trans: zero.clone(), ent: zero.clone(), em: zero.clone(), marginal: zero, em_term: None };
+        let mut out = RealTerms { trans: zero.clone(), ent: zero.clone(), em: zero.clone(), marginal: zero.clone(), floor: zero, em_term: None };
         let Some(aug) = self.augment.as_mut() else { return Ok((total, out)) };
         let n = &self.nets;
         let xt = aug.apply(x)?;
@@ -146,6 +146,11 @@ impl InfoGanMethod {
                 out.marginal = marginal.detach();
                 total = (total + (marginal * lm)?)?;
             }
+            if lc.floor_weight > 0.0 {
+                let floor = L::collapse_floor(&q_bar, lc.floor_share)?;
+                out.floor = floor.detach();
+                total = (total + (floor * lc.floor_weight)?)?;
+            }
         }
         Ok((total, out))
     }
@@ -182,6 +187,7 @@ struct RealTerms {
     ent: Tensor,
     em: Tensor,
     marginal: Tensor,
+    floor: Tensor,
     em_term: Option<Tensor>,
 }
 
@@ -246,6 +252,7 @@ impl Method for InfoGanMethod {
             ("ent", real.ent),
             ("em", real.em),
             ("marginal", real.marginal),
+            ("floor", real.floor),
         ];
         let grads = total.backward()?;
         let theta = self.nets.prior_logits.clone();

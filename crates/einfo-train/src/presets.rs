@@ -24,7 +24,8 @@ presets![
     "elastic-frozen-prior",
     "elastic-ntxent",
     "elastic-fast-prior",
-    "elastic-em"
+    "elastic-em",
+    "elastic-floor"
 ];
 
 /// The seven methods of the paper's ablation table.

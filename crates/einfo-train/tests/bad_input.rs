@@ -27,6 +27,8 @@ const KEYS: &[&str] = &[
     "prior.em_target",
     "losses.trans",
     "losses.ent_weight",
+    "losses.floor_weight",
+    "losses.floor_share",
     "net.image_size",
     "net.num_codes",
     "data.counts",

@@ -248,12 +248,17 @@ impl Config {
 
     fn validate_weights(&self) -> Result<()> {
         let l = &self.losses;
+        let k = self.net.num_codes.max(1) as f64;
+        if !(l.floor_share > 0.0 && l.floor_share <= 1.0 / k) {
+            return bad(format!("losses.floor_share = {}: must be in (0, 1/{k}] (a code's share of the real images)", l.floor_share));
+        }
         let j = &self.jointvae;
         let weights = [
             ("losses.info_weight", l.info_weight),
             ("losses.trans_weight", l.trans_weight),
             ("losses.ent_weight", l.ent_weight),
             ("losses.marginal_weight", l.marginal_weight),
+            ("losses.floor_weight", l.floor_weight),
             ("prior.em_weight", self.prior.em_weight),
             ("jointvae.gamma", j.gamma),
             ("jointvae.cont_capacity", j.cont_capacity),
@@ -306,7 +311,7 @@ impl Config {
 
     /// Does the G step use Q's mean posterior on real images (the extension's terms)?
     pub fn uses_real_marginal(&self) -> bool {
-        self.losses.marginal_weight > 0.0 || (self.prior.kind == PriorKind::Gumbel && self.prior.em_weight > 0.0)
+        self.losses.marginal_weight > 0.0 || self.losses.floor_weight > 0.0 || (self.prior.kind == PriorKind::Gumbel && self.prior.em_weight > 0.0)
     }
 }
 

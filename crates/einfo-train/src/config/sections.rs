@@ -131,6 +131,13 @@ pub struct LossConfig {
     /// — it is needed while Q's clusters form and only holds the prior back once they have.
     /// 0: constant.
     pub marginal_decay_steps: u64,
+    /// Extension (not in the paper): weight of the collapse floor
+    /// `Σ_k max(0, ρ − q̄_k)² / ρ²` on Q's mean code posterior on real images — a counter-force
+    /// to L_ent that only stops codes from emptying, without pulling Q's marginal towards the
+    /// prior (`einfo_losses::collapse_floor`). 0 disables.
+    pub floor_weight: f64,
+    /// ρ, the share of the real images below which a code is pushed back up; in (0, 1/K].
+    pub floor_share: f64,
     /// Extension (not in the paper): let L_trans, L_ent and the marginal term train the
     /// trunk FE too (its own Adam at `optim.lr_d`), so that Q's clustering of real images is
     /// not limited to features learnt for telling real from fake. `false` (the paper and the
@@ -149,6 +156,8 @@ impl Default for LossConfig {
             ent_weight: 0.1,
             marginal_weight: 0.0,
             marginal_decay_steps: 0,
+            floor_weight: 0.0,
+            floor_share: 0.01,
             real_terms_train_trunk: false,
         }
     }
