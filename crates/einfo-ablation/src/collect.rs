@@ -114,6 +114,12 @@ pub fn rematch(report: &mut EvalReport) {
     report.code_to_class = m.code_to_class;
 }
 
+/// The mapping-free prior RMSE of a cell (recomputed from its report, so reports written
+/// before the field existed count too).
+pub fn sorted_rmse(r: &CellResult) -> f64 {
+    einfo_metrics::sorted_prior_rmse(&r.report.prior, &r.report.true_frequencies).unwrap_or(f64::NAN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,7 +56,7 @@ pub fn rows(results: &[CellResult]) -> Vec<Row> {
                 nmi_geometric: ms(&rs, |r| r.report.nmi.geometric),
                 nmi_arithmetic: ms(&rs, |r| r.report.nmi.arithmetic),
                 prior_rmse: ms(&rs, |r| r.report.prior_rmse),
-                prior_rmse_sorted: ms(&rs, crate::stats::sorted_rmse),
+                prior_rmse_sorted: ms(&rs, crate::collect::sorted_rmse),
                 real_cluster_accuracy: ms(&rs, |r| r.report.real_cluster_accuracy),
                 generated_accuracy: ms(&rs, |r| r.report.generated_accuracy),
                 method,

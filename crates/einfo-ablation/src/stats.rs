@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use einfo_metrics::{holm, paired_t_p, prior_alignment_p, sorted_prior_rmse, CountMatrix, Matching, MeanCi, Paired};
+use einfo_metrics::{holm, paired_t_p, prior_alignment_p, CountMatrix, Matching, MeanCi, Paired};
 use serde::Serialize;
 
 use crate::collect::CellResult;
@@ -45,11 +45,7 @@ fn row_values(results: &[CellResult], row: &Row, metric: &Metric) -> Vec<f64> {
     results.iter().filter(|r| same_budget(r, row)).map(|r| (metric.value)(r)).filter(|v| !v.is_nan()).collect()
 }
 
-/// The mapping-free prior RMSE of a cell (recomputed from its report, so reports written
-/// before the field existed count too).
-pub fn sorted_rmse(r: &CellResult) -> f64 {
-    sorted_prior_rmse(&r.report.prior, &r.report.true_frequencies).unwrap_or(f64::NAN)
-}
+pub use crate::collect::sorted_rmse;
 
 /// How many classes have a code of their own in a cell (its count matrix's
 /// [`einfo_metrics::CountMatrix::classes_covered`]); NaN for a malformed matrix.

@@ -44,8 +44,9 @@ pub enum DataError {
     #[error("{what}")]
     Fetch { what: String },
 
-    #[error("split {0} does not exist: choose a split from 1 to {max}", max = crate::splits::NUM_MNIST_SPLITS)]
-    UnknownSplit(usize),
+    /// A split id outside `1..=max`.
+    #[error("split {id} does not exist: choose a split from 1 to {max}")]
+    UnknownSplit { id: usize, max: usize },
 
     #[error("invalid split request: {0}")]
     InvalidSplit(String),

@@ -68,7 +68,7 @@ pub fn mnist_splits() -> &'static [SplitSpec] {
 
 /// One predefined MNIST split by id (1..=50).
 pub fn mnist_split(id: usize) -> Result<&'static SplitSpec> {
-    mnist_splits().iter().find(|s| s.id == id).ok_or(DataError::UnknownSplit(id))
+    mnist_splits().iter().find(|s| s.id == id).ok_or(DataError::UnknownSplit { id, max: NUM_MNIST_SPLITS })
 }
 
 /// A concrete split: which images of a data set it holds.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 pub enum TrainError {
     #[error("config: {0}")]
     Config(String),
-    #[error("unknown preset '{0}': choose one of {list}", list = crate::presets::NAMES.join(", "))]
-    UnknownPreset(String),
+    #[error("unknown preset '{0}': choose one of {1}")]
+    UnknownPreset(String, String),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}: {detail}", path.display())]

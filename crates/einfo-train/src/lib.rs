@@ -7,6 +7,7 @@
 pub mod adam;
 pub mod bench;
 pub mod bounded_read;
+pub mod call_count;
 pub mod cell;
 pub mod checkpoint;
 pub mod checkpointer;

@@ -3,19 +3,33 @@
 //! checked against the config — and passed down to training, resuming and evaluation,
 //! which use what it holds instead of deriving it again.
 //!
-//! [`calls`] counts, in debug builds, how often the steps a command should take once were
-//! taken (plans built, devices opened, run locks requested), so a test can hold every
-//! command to one of each.
+//! [`crate::call_count`] counts, in debug builds, how often the steps a command should take
+//! once were taken (plans built, devices opened, run locks requested), so a test can hold
+//! every command to one of each.
 
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use einfo_data::{Dataset, Split};
+use einfo_data::{DataOptions, Dataset, Split};
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::run::RunOptions;
+use crate::events::Events;
 use crate::setup::{device_for, prepare_data};
+
+/// How to run (not part of the result).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub data: DataOptions,
+    /// Draw a progress bar (only shown on a terminal).
+    pub progress: bool,
+    /// Overwrite an existing run directory.
+    pub force: bool,
+    /// Polled between steps and evaluation batches (the binary's signal flag).
+    pub stop: crate::signal::Stop,
+    /// Where the run's messages go.
+    pub events: Events,
+}
 
 /// A run as one command will carry it out.
 pub struct RunPlan {
@@ -47,51 +61,10 @@ impl RunPlan {
     }
 
     fn assemble(cfg: &Config, run_dir: &Path, opts: &RunOptions, data: Dataset, split: Split) -> Result<RunPlan> {
-        calls::record(calls::Step::Plan);
+        crate::call_count::record(crate::call_count::Step::Plan);
         let device = device_for(&cfg.train.device)?;
         einfo_data::Batcher::new(&data, &split.indices, cfg.train.batch_size, cfg.train.seed)?;
         cfg.check_data(&data)?;
         Ok(RunPlan { cfg: cfg.clone(), run_dir: run_dir.to_path_buf(), device, data, split, opts: opts.clone() })
-    }
-}
-
-/// Counts of the once-per-command steps taken in this process (debug builds only; a
-/// release build counts nothing and reports zeros).
-pub mod calls {
-    #[cfg(debug_assertions)]
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A step a command should take once.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Step {
-        /// A [`super::RunPlan`] built (the config validated, the data loaded).
-        Plan,
-        /// A device opened ([`crate::setup::device_for`]).
-        Device,
-        /// A run directory's lock requested ([`crate::run_dir::RunLock::acquire`]),
-        /// re-entrant requests included.
-        Lock,
-    }
-
-    #[cfg(debug_assertions)]
-    static COUNTS: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-
-    /// Count one `step`.
-    pub fn record(step: Step) {
-        #[cfg(debug_assertions)]
-        COUNTS[step as usize].fetch_add(1, Ordering::Relaxed);
-        #[cfg(not(debug_assertions))]
-        let _ = step;
-    }
-
-    /// How often `step` was taken so far.
-    pub fn count(step: Step) -> usize {
-        #[cfg(debug_assertions)]
-        return COUNTS[step as usize].load(Ordering::Relaxed);
-        #[cfg(not(debug_assertions))]
-        {
-            let _ = step;
-            0
-        }
     }
 }

@@ -38,7 +38,7 @@ pub const CONTROLS: &[&str] = &["uniform-trans", "elastic-frozen-prior"];
 
 /// The TOML text of a preset.
 pub fn preset_text(name: &str) -> Result<&'static str> {
-    NAMES.iter().position(|n| *n == name).map(|i| TEXTS[i]).ok_or_else(|| TrainError::UnknownPreset(name.to_string()))
+    NAMES.iter().position(|n| *n == name).map(|i| TEXTS[i]).ok_or_else(|| TrainError::UnknownPreset(name.to_string(), NAMES.join(", ")))
 }
 
 /// A preset by name, or a TOML file by path (anything containing `/` or ending in `.toml`).

@@ -3,46 +3,19 @@
 //! `grids/epoch-NNN.png`, `eval.csv` (the evaluation protocol every `eval.every_epochs`),
 //! `samples.png`, `checkpoints/step-NNNNNNNN/`, and after `einfo eval`, `metrics.json`.
 
-use std::path::{Path, PathBuf};
-
-use einfo_data::DataOptions;
+use std::path::Path;
 
 use crate::checkpointer::Position;
 use crate::config::Config;
 use crate::error::{io_err, Result, TrainError};
-use crate::events::{Event, Events};
+use crate::events::Event;
 use crate::new_run::NewRun;
+pub use crate::plan::RunOptions;
 use crate::plan::RunPlan;
 use crate::run_dir::{self, RunLock};
 use crate::setup::{build_method, check_resumable, read_config, restore_newest, SplitRecord};
+pub use crate::trainer::RunSummary;
 use crate::trainer::Trainer;
-
-/// How to run (not part of the result).
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub data: DataOptions,
-    /// Draw a progress bar (only shown on a terminal).
-    pub progress: bool,
-    /// Overwrite an existing run directory.
-    pub force: bool,
-    /// Polled between steps and evaluation batches (the binary's signal flag).
-    pub stop: crate::signal::Stop,
-    /// Where the run's messages go.
-    pub events: Events,
-}
-
-/// What a finished (or interrupted) run reports.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub run_dir: PathBuf,
-    pub steps: u64,
-    pub interrupted: bool,
-    pub checkpoint: PathBuf,
-    pub grid: PathBuf,
-    pub log: PathBuf,
-    pub images_per_s: f64,
-    pub prior: Vec<f64>,
-}
 
 fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
     einfo_data::source::write_atomic(path, text.as_bytes())?;

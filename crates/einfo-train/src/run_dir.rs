@@ -60,7 +60,7 @@ impl Drop for RunLock {
 impl RunLock {
     /// Lock `dir` (which must exist) for this process, or say who holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock> {
-        crate::plan::calls::record(crate::plan::calls::Step::Lock);
+        crate::call_count::record(crate::call_count::Step::Lock);
         let key = dir_key(dir)?;
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = held.iter_mut().find(|(k, _, _)| *k == key) {

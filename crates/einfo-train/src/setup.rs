@@ -20,7 +20,7 @@ use crate::method::Method;
 /// device, a build without the feature — is a one-line error, never a panic (cudarc,
 /// which loads the CUDA libraries at run time, panics when they are missing).
 pub fn device_for(name: &str) -> Result<Device> {
-    crate::plan::calls::record(crate::plan::calls::Step::Device);
+    crate::call_count::record(crate::call_count::Step::Device);
     let open = |f: &dyn Fn() -> candle_core::Result<Device>| -> Result<Device> {
         quietly(f).map_err(|why| {
             let hint = if why.contains("libcuda") || why.contains("dynamically load") {

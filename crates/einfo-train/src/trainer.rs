@@ -19,10 +19,22 @@ use crate::error::{Result, TrainError};
 use crate::events::Event;
 use crate::label_probe::{self, LabelProbe};
 use crate::method::{term_values, Method};
-use crate::run::RunSummary;
 use crate::samples::{grid_noise, write_grid};
 use crate::setup::total_steps;
 use crate::train_log::TrainLog;
+
+/// What a finished (or interrupted) run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub steps: u64,
+    pub interrupted: bool,
+    pub checkpoint: PathBuf,
+    pub grid: PathBuf,
+    pub log: PathBuf,
+    pub images_per_s: f64,
+    pub prior: Vec<f64>,
+}
 
 /// Everything the loop works on.
 pub struct Trainer<'a> {
@@ -99,7 +111,7 @@ impl Trainer<'_> {
         let mut interrupted = false;
         // A run stopped during an evaluation at an epoch's end resumes there: evaluate first.
         if cur.at.step > 0 && cur.at.batch_in_epoch == 0 && !crate::curve::has(self.run_dir, cur.at.step)? {
-            match d.evals.after_epoch(method, self, cur.at.epoch, cur.at.step) {
+            match d.evals.after_epoch(method, &self.eval_inputs(), cur.at.epoch, cur.at.step) {
                 Err(TrainError::Stopped) => interrupted = true,
                 r => drop(r?),
             }
@@ -197,7 +209,7 @@ impl Trainer<'_> {
         cur.at.epoch += 1;
         cur.at.batch_in_epoch = 0;
         let (epoch, step) = (cur.at.epoch, cur.at.step);
-        let measured = match d.evals.after_epoch(method, self, epoch, step) {
+        let measured = match d.evals.after_epoch(method, &self.eval_inputs(), epoch, step) {
             Err(TrainError::Stopped) => return Ok(true),
             r => r?,
         };
@@ -215,6 +227,10 @@ impl Trainer<'_> {
             d.pb.suspend(|| self.events.emit(event));
         }
         Ok(false)
+    }
+
+    fn eval_inputs(&self) -> crate::epoch_eval::Inputs<'_> {
+        crate::epoch_eval::Inputs { data: self.data, split: self.split, device: self.device, stop: self.stop }
     }
 
     fn commit_new(&self) {

@@ -1,15 +1,15 @@
 //! Every command decides its run once: one plan (config validated, data loaded), one
 //! device opened and one run lock requested, however many layers the command passes
 //! through (`einfo cell` trains or resumes and then evaluates; `einfo train`, `resume`,
-//! `eval`). Counted by `einfo_train::plan::calls` (debug builds). One test in its own
+//! `eval`). Counted by `einfo_train::call_count` (debug builds). One test in its own
 //! file: the counters are per process, and tests in one binary run side by side.
 
 mod common;
 use common::*;
 
+use einfo_train::call_count::{count, Step};
 use einfo_train::cell::{run_cell, CellOutcome};
 use einfo_train::eval::{evaluate, EvalOptions};
-use einfo_train::plan::calls::{count, Step};
 use einfo_train::{presets, resume, train, Config};
 
 /// 200 images (20 per digit), batch 20: 10 steps per epoch.
