@@ -182,7 +182,7 @@ pub fn prior_alignment_p(prior: &[f64], truth: &[f64], matching: &Matching) -> R
 /// `cos(log p∘m − mean, log t − mean)`. For a softmax prior the centred log prior is the
 /// centred θ, so this is θ's cosine to the truth under the matching: 1 when θ points at the
 /// true imbalance (whatever its length), about 0 for a θ unrelated to it, NaN when either
-/// side is constant (a uniform prior, a balanced split). Values below `1e-12` count as
+/// side is constant to float precision (a uniform prior, a balanced split). Values below `1e-12` count as
 /// `1e-12` (a prior read from counts can hold zeros).
 pub fn prior_log_cosine(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f64> {
     let by_class = prior_by_class(prior, truth.len(), matching)?;
@@ -199,7 +199,14 @@ pub fn prior_log_cosine(prior: &[f64], truth: &[f64], matching: &Matching) -> Re
     let (a, b) = (centred(&values), centred(truth));
     let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    Ok(dot / (norm(&a) * norm(&b)))
+    // A constant side has no direction: its centred logs are 0 up to rounding (~1e-17 in
+    // f64, ~1e-7 for a uniform softmax computed in f32), which must not pass for one; a prior
+    // that has moved at all is far above 1e-5 (one Adam step of θ is ~2e-4).
+    let (na, nb) = (norm(&a), norm(&b));
+    if na < 1e-5 || nb < 1e-5 {
+        return Ok(f64::NAN);
+    }
+    Ok(dot / (na * nb))
 }
 
 /// Heap's algorithm: call `f` on every permutation of `v[..n]`.
@@ -236,6 +243,12 @@ mod tests {
         let got = prior_log_cosine(&prior, &truth, &m).unwrap();
         assert!((got - 0.980_813_444_543_121_5).abs() < 1e-12, "{got}");
         assert!(prior_log_cosine(&[1.0 / 3.0; 3], &truth, &m).unwrap().is_nan(), "a uniform prior has no direction");
+        // A softmax of equal logits in f32, as a model reports it (entries an ulp apart):
+        // still no direction.
+        let p32 = [0.1f32, 0.099999994, 0.1, 0.10000001, 0.1, 0.1, 0.099999994, 0.1, 0.1, 0.1].map(f64::from);
+        let m10 = Matching { code_to_class: (0..10).map(Some).collect(), accuracy: 1.0 };
+        let t10: Vec<f64> = (1..=10).map(|i| i as f64 / 55.0).collect();
+        assert!(prior_log_cosine(&p32, &t10, &m10).unwrap().is_nan());
     }
 
     #[test]
