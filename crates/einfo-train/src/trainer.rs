@@ -136,14 +136,20 @@ impl Trainer<'_> {
                 break 'epochs;
             }
         }
+        self.finish(method, d, &cur, interrupted, (run_start, start_step))
+    }
+
+    /// The end of a fit, finished or interrupted: the last checkpoint, the final grid, the
+    /// summary (`since`: when and at which step this fit started).
+    fn finish(&self, method: &mut dyn Method, mut d: Duties, cur: &Cursor, interrupted: bool, since: (Instant, u64)) -> Result<RunSummary> {
         d.pb.finish_and_clear();
         d.log.flush()?;
         let checkpoint = d.checkpoints.finish(method, cur.at)?;
         self.commit_new();
         let grid = self.run_dir.join("samples.png");
         write_grid(method, &d.grid_z, None, &grid)?;
-        let done = cur.at.step - start_step;
-        let images_per_s = if done > 0 { (done as usize * cfg.train.batch_size) as f64 / run_start.elapsed().as_secs_f64() } else { cur.rate };
+        let done = cur.at.step - since.1;
+        let images_per_s = if done > 0 { (done as usize * self.cfg.train.batch_size) as f64 / since.0.elapsed().as_secs_f64() } else { cur.rate };
         Ok(RunSummary {
             run_dir: self.run_dir.into(),
             steps: cur.at.step,
