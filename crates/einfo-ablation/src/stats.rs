@@ -331,7 +331,11 @@ pub fn markdown(results: &[CellResult], rows: &[Row]) -> String {
             .iter()
             .map(|m| {
                 let vals = row_values(results, row, m);
-                MeanCi::of(&vals).map_or("-".into(), |c| if vals.len() == row.cells { format!("{c:.3}") } else { format!("{c:.3} ({} cells)", vals.len()) })
+                MeanCi::of(&vals).map_or("-".into(), |c| match vals.len() {
+                    n if n == row.cells => format!("{c:.3}"),
+                    1 => format!("{c:.3} (1 cell)"),
+                    n => format!("{c:.3} ({n} cells)"),
+                })
             })
             .collect();
         let _ = writeln!(s, "| {} | {} ep. | {} | {} |", row.method, row.epochs, row.cells, cols.join(" | "));
