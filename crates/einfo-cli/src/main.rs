@@ -60,8 +60,12 @@ enum Command {
 /// Set by SIGINT, SIGTERM and SIGHUP (see `einfo_train::signal`).
 static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// The handle on [`STOP`] the library polls.
+/// The handle on [`STOP`] the library polls, for the commands that poll it (train, cell,
+/// resume, eval): the first call routes SIGINT, SIGTERM and SIGHUP to it — a stop checkpoints
+/// and exits, a second one (a second or more later) exits at once. Other commands keep the
+/// default disposition: Ctrl-C ends them.
 fn stop() -> einfo_train::signal::Stop {
+    einfo_train::signal::install(&STOP, einfo_train::signal::Repeat::Exit);
     einfo_train::signal::Stop::new(&STOP)
 }
 
@@ -77,8 +81,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    // A stop checkpoints and exits; a second one (a second or more later) exits at once.
-    einfo_train::signal::install(&STOP, einfo_train::signal::Repeat::Exit);
     einfo_tensor::tune_allocator();
     einfo_tensor::tune_threads();
     let cli = match Cli::try_parse() {

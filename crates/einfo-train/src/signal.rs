@@ -91,7 +91,7 @@ extern "C" fn on_signal(_: libc::c_int) {
     }
 }
 
-/// For a binary's `main`: route SIGINT, SIGTERM and SIGHUP to `flag` (poll it through
+/// For a binary, when it starts a command that polls `flag`: route SIGINT, SIGTERM and SIGHUP to `flag` (poll it through
 /// [`Stop::new`]); `repeat` says what a second signal does.
 pub fn install(flag: &'static AtomicBool, repeat: Repeat) {
     FLAG.store(flag as *const AtomicBool as *mut AtomicBool, Ordering::SeqCst);
