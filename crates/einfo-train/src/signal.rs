@@ -1,7 +1,7 @@
 //! Stopping early. Library code never installs a signal handler: it polls a [`Stop`]
 //! handle its caller passes in (`RunOptions::stop`, `EvalOptions::stop`, the launcher's
 //! options). A binary routes SIGINT, SIGTERM and SIGHUP (a closed terminal) to the flag
-//! behind that handle with [`install`], once, in `main`.
+//! behind that handle with [`install`] when it starts a command that polls it.
 //!
 //! In `einfo` the training loop then finishes its step (an evaluation stops between
 //! batches), writes a checkpoint and exits. A second signal exits at once (status 130),
