@@ -164,8 +164,9 @@ fn size_mb(p: &Path) -> f64 {
 pub fn build_cuda(a: &BuildCudaArgs) -> Result<Option<PathBuf>> {
     let cache = a.cache.clone().unwrap_or_else(default_cache);
     let root = std::env::current_dir()?;
-    let digest = crate::cuda_inputs::digest(&root)?;
-    if a.if_changed && crate::cuda_inputs::recorded(&root).as_deref() == Some(digest.as_str()) {
+    let digest = if a.check { Some(crate::cuda_inputs::digest(&root)?) } else { None };
+    if a.if_changed && digest.is_some() && crate::cuda_inputs::recorded(&root) == digest {
+        let digest = digest.unwrap_or_default();
         println!(
             "build-cuda --check: skipped, the CUDA build's inputs match {} (sha256 {}…): nothing it compiles changed",
             crate::cuda_inputs::RECORD,
@@ -176,7 +177,7 @@ pub fn build_cuda(a: &BuildCudaArgs) -> Result<Option<PathBuf>> {
     let cu = install_toolchain(&cache, !a.check)?;
     if a.check {
         cargo_cuda("check", &cu, None, a)?;
-        crate::cuda_inputs::record(&root, &digest, a.compute_cap)?;
+        crate::cuda_inputs::record(&root, digest.as_deref().unwrap_or_default(), a.compute_cap)?;
         println!(
             "build-cuda --check: einfo-cli compiles with --features cuda (CUDA 13.0, compute capability {}); recorded in {}",
             a.compute_cap,

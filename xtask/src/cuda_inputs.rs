@@ -4,8 +4,8 @@
 //! einfo has no `cfg(feature = "cuda")` code of its own: `--features cuda` only switches
 //! candle (the vendored candle-core and candle-kernels, whose build script compiles every
 //! kernel with nvcc — most of the check's time). So the check can only fail when the
-//! manifests, the lock file, the vendored crates, the build-cuda code itself, or an einfo
-//! source that mentions the feature change. `build-cuda --check` records the digest of
+//! compiler, the manifests, the lock file, `.cargo/config.toml`, the vendored crates, the
+//! build-cuda code itself, or an einfo source that mentions the feature change. `build-cuda --check` records the digest of
 //! those inputs in [`RECORD`] when it passes; `--if-changed` (what CI runs) skips the check
 //! when the inputs still match the record, and runs it when anything changed.
 
@@ -49,14 +49,21 @@ pub fn inputs(root: &Path) -> Result<Vec<PathBuf>> {
         .map(|p| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p))
         .collect();
     v.extend(["Cargo.toml", "Cargo.lock"].map(PathBuf::from));
+    if root.join(".cargo/config.toml").is_file() {
+        v.push(PathBuf::from(".cargo/config.toml"));
+    }
     v.sort();
     v.dedup();
     Ok(v)
 }
 
-/// sha256 over each input's path and contents, in order.
+/// sha256 over the compiler's version (`rustc -V`) and each input's path and contents, in
+/// order.
 pub fn digest(root: &Path) -> Result<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = std::process::Command::new(&rustc).arg("-V").output().with_context(|| format!("running {rustc} -V"))?;
     let mut h = Sha256::new();
+    h.update(&version.stdout);
     for p in inputs(root)? {
         let bytes = std::fs::read(root.join(&p)).with_context(|| format!("reading {}", p.display()))?;
         h.update(p.to_string_lossy().as_bytes());

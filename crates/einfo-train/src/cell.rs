@@ -80,7 +80,10 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
     };
     // A partial run's config differs from the cell's at most in what a resume may change
     // (the budget; checked above): the cell's wins.
-    let summary = if from_step > 0 { run_on(&plan, &lock, true, None)? } else { train_planned(&plan, Some(&lock))? };
+    // A run killed before its first checkpoint is replaced by a new directory at the same
+    // path (the cell's lock goes with the old one): training locks the new one and keeps it
+    // locked through the evaluation.
+    let (summary, _new_lock) = if from_step > 0 { (run_on(&plan, &lock, true, None)?, None) } else { train_planned(&plan, Some(&lock))? };
     if summary.interrupted {
         return Err(TrainError::Interrupted(dir.into()));
     }

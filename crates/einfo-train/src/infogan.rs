@@ -203,9 +203,11 @@ impl InfoGanMethod {
     /// Q's codes on `batches` after the statistics of `layers` (FE's and Q's BatchNorms)
     /// were re-estimated on them; see [`Method::infer_codes_reestimated`].
     fn codes_with_population_stats(&self, layers: &[&einfo_tensor::BatchNorm], batches: &[Tensor]) -> Result<Vec<u32>> {
-        einfo_tensor::precise_bn::reestimate(layers, batches.len(), |i| {
-            self.nets.q.forward_t(&self.nets.fe.forward_t(&batches[i], true)?, true)?;
-            batches[i].dim(0)
+        // Training mode needs two images a batch: a last batch of one is measured, not used.
+        let usable: Vec<&Tensor> = batches.iter().filter(|b| b.dim(0).is_ok_and(|n| n >= 2)).collect();
+        einfo_tensor::precise_bn::reestimate(layers, usable.len(), |i| {
+            self.nets.q.forward_t(&self.nets.fe.forward_t(usable[i], true)?, true)?;
+            usable[i].dim(0)
         })?;
         let mut codes = Vec::new();
         for b in batches {

@@ -25,15 +25,16 @@ fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
 /// Start a new run in `run_dir`. Nothing is created or removed before the config, device
 /// and data have been checked ([`RunPlan::new`]); see [`train_planned`].
 pub fn train(cfg: &Config, run_dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
-    train_planned(&RunPlan::new(cfg, run_dir, opts)?, None)
+    train_planned(&RunPlan::new(cfg, run_dir, opts)?, None).map(|(summary, _)| summary)
 }
 
 /// Start the new run `plan` decided. `--force` (`plan.opts.force`) replaces only an einfo
 /// run directory (and never one another einfo process is using), as a transaction
 /// ([`NewRun`]): the old run is kept until the new one has written its first checkpoint,
 /// and restored if it fails before. `held`: the caller's lock on the run directory, used
-/// when the directory stays where it is (nothing to replace).
-pub fn train_planned(plan: &RunPlan, held: Option<&RunLock>) -> Result<RunSummary> {
+/// when the directory stays where it is (nothing to replace); otherwise the new directory is
+/// locked here, and that lock is returned, still held, for what the caller does next.
+pub fn train_planned(plan: &RunPlan, held: Option<&RunLock>) -> Result<(RunSummary, Option<RunLock>)> {
     let run_dir = plan.run_dir.as_path();
     crate::new_run::check_target(run_dir)?;
     // A directory holding only a lock file (a run killed as it started) counts as empty.
@@ -41,18 +42,19 @@ pub fn train_planned(plan: &RunPlan, held: Option<&RunLock>) -> Result<RunSummar
     if occupied && !plan.opts.force {
         return Err(TrainError::RunExists(run_dir.into()));
     }
+    // Stopped while the plan was made (data fetched, device opened): nothing is replaced.
+    if plan.opts.stop.requested() {
+        return Err(TrainError::Stopped);
+    }
     let new = NewRun::begin(run_dir, occupied)?;
     let result = (|| {
-        let own;
-        let lock = match held {
-            Some(lock) if !occupied => lock,
-            _ => {
-                own = RunLock::acquire(run_dir)?;
-                &own
-            }
+        let own = match held {
+            Some(_) if !occupied => None,
+            _ => Some(RunLock::acquire(run_dir)?),
         };
+        let lock = own.as_ref().or(held).expect("a held lock or one of our own");
         write_text_atomic(&run_dir.join("config.toml"), &plan.cfg.to_toml())?;
-        run_on(plan, lock, false, Some(&new))
+        Ok((run_on(plan, lock, false, Some(&new))?, own))
     })();
     let undo = if result.is_ok() { new.commit() } else { new.abort() };
     if let Some(line) = undo {

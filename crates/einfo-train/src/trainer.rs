@@ -136,6 +136,12 @@ impl Trainer<'_> {
                 break 'epochs;
             }
         }
+        if interrupted && cur.at.step == 0 && self.new.is_some() {
+            // A new run stopped before its first step is not a run: no checkpoint, and the
+            // caller aborts it (a run `--force` was replacing comes back).
+            d.pb.finish_and_clear();
+            return Err(TrainError::Stopped);
+        }
         self.finish(method, d, &cur, interrupted, (run_start, start_step))
     }
 

@@ -39,3 +39,13 @@ fn reestimated_codes_leave_every_weight_and_statistic_as_it_was() {
     }
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+#[test]
+fn a_last_batch_of_one_image_is_measured_not_used_for_the_statistics() {
+    // Training-mode BatchNorm needs two values a channel: 501 real images end in a batch of 1.
+    let cfg = presets::load("elastic").unwrap().with_overrides(&["train.batch_size=16".into()]).unwrap();
+    let dev = Device::Cpu;
+    let method = build_method(&cfg, &[0.1; 10], &dev).unwrap();
+    let batches = [Tensor::rand(-1f32, 1f32, (6, 28, 28, 1), &dev).unwrap(), Tensor::rand(-1f32, 1f32, (1, 28, 28, 1), &dev).unwrap()];
+    assert_eq!(method.infer_codes_reestimated(&batches).unwrap().len(), 7);
+}

@@ -1,7 +1,7 @@
 //! Every command decides its run once: one plan (config validated, data loaded), one
 //! device opened and one run lock requested, however many layers the command passes
 //! through (`einfo cell` trains or resumes and then evaluates; `einfo train`, `resume`,
-//! `eval`). Counted by `einfo_train::call_count` (debug builds). One test in its own
+//! `eval`). Counted by `einfo_train::call_count`. One test in its own
 //! file: the counters are per process, and tests in one binary run side by side.
 
 mod common;
@@ -45,6 +45,17 @@ fn each_command_plans_opens_its_device_and_locks_once() {
     // `einfo eval`: no plan (nothing is trained), one device, one lock.
     let eval = taken(|| drop(evaluate(&dir, &EvalOptions::default(), &opts(false).data).unwrap()));
     assert_eq!(eval, (0, 1, 1), "eval");
+
+    // `einfo cell` over a run killed before its first checkpoint (a config, no checkpoint): the
+    // run is replaced by a new directory at the same path. Locks: the cell's on the old
+    // directory, the replacement's re-entrant hold on it while moving it aside, and the new
+    // directory's, kept from training through the evaluation.
+    let killed = base.join("killed");
+    std::fs::create_dir_all(&killed).unwrap();
+    std::fs::write(killed.join("config.toml"), tiny(1).to_toml()).unwrap();
+    let replaced = taken(|| assert!(matches!(run_cell(&tiny(1), &killed, &opts(false)).unwrap(), CellOutcome::Ran { from_step: 0, .. })));
+    assert_eq!(replaced, (1, 1, 3), "cell over a killed run: (plans, devices, locks)");
+    assert!(killed.join("metrics.json").is_file());
 
     // `einfo train`, then `einfo resume` with a larger budget.
     let run = base.join("run");

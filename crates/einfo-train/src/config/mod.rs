@@ -249,7 +249,7 @@ impl Config {
     fn validate_weights(&self) -> Result<()> {
         let l = &self.losses;
         let k = self.net.num_codes.max(1) as f64;
-        if !(l.floor_share > 0.0 && l.floor_share <= 1.0 / k) {
+        if l.floor_weight > 0.0 && !(l.floor_share > 0.0 && l.floor_share <= 1.0 / k) {
             return bad(format!("losses.floor_share = {}: must be in (0, 1/{k}] (a code's share of the real images)", l.floor_share));
         }
         let j = &self.jointvae;
