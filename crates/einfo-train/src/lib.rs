@@ -3,6 +3,15 @@
 //! Configs and presets, the training loops of the InfoGAN family and JointVAE, a
 //! PyTorch-semantics Adam whose state is saved, atomic checkpoints and exact resume,
 //! CSV logs, sample grids, and the step benchmark.
+//!
+//! The way in: a [`Config`] (from [`presets::load`]) and [`RunOptions`] — where the data
+//! cache is, a [`Stop`] handle the caller's signals set, an [`Events`] subscriber for the
+//! messages — then [`train`], [`resume`], [`cell::run_cell`] (train or resume, then evaluate)
+//! or [`evaluate`]. Each builds one [`RunPlan`] (config validated, device opened, data
+//! loaded) before anything on disk changes. A run directory's files are defined once each:
+//! `config.toml` ([`Config`]), `split.json` ([`setup::SplitRecord`]), `log.csv`
+//! ([`train_log`]), `eval.csv` ([`curve`]), `metrics.json` ([`EvalReport`]), checkpoints
+//! ([`checkpoint`]).
 
 pub mod adam;
 pub mod bench;
@@ -35,9 +44,13 @@ pub mod signal;
 pub mod train_log;
 pub mod trainer;
 
+pub use cell::{run_cell, CellOutcome};
 pub use config::Config;
 pub use error::{Result, TrainError};
+pub use eval::{evaluate, EvalOptions, EvalReport};
+pub use events::{Event, Events};
 pub use method::Method;
 pub use plan::RunPlan;
 pub use run::{resume, train, RunOptions, RunSummary};
 pub use setup::{build_method, device_for, load_run, prepare_data, read_config, LoadedRun};
+pub use signal::Stop;
