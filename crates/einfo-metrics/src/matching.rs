@@ -156,9 +156,7 @@ pub fn sorted_prior_rmse(prior: &[f64], truth: &[f64]) -> Result<f64> {
 /// the prior learned which class is frequent, not only that some are. A uniform prior gets
 /// p = 1 (every assignment ties). `K ≤ 10` (3,628,800 assignments).
 pub fn prior_alignment_p(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f64> {
-    let by_class = prior_by_class(prior, truth.len(), matching)?;
-    let values: Vec<f64> =
-        by_class.iter().enumerate().map(|(c, p)| p.ok_or_else(|| MetricError::Invalid(format!("class {c} has no matched code")))).collect::<Result<_>>()?;
+    let values = matched_prior(prior, truth.len(), matching)?;
     let k = values.len();
     if k == 0 || k > 10 {
         return Err(MetricError::Invalid(format!("the permutation test enumerates K! assignments: K = {k} must be 1 to 10")));
@@ -185,9 +183,7 @@ pub fn prior_alignment_p(prior: &[f64], truth: &[f64], matching: &Matching) -> R
 /// side is constant to float precision (a uniform prior, a balanced split). Values below `1e-12` count as
 /// `1e-12` (a prior read from counts can hold zeros).
 pub fn prior_log_cosine(prior: &[f64], truth: &[f64], matching: &Matching) -> Result<f64> {
-    let by_class = prior_by_class(prior, truth.len(), matching)?;
-    let values: Vec<f64> =
-        by_class.iter().enumerate().map(|(c, p)| p.ok_or_else(|| MetricError::Invalid(format!("class {c} has no matched code")))).collect::<Result<_>>()?;
+    let values = matched_prior(prior, truth.len(), matching)?;
     if values.is_empty() {
         return Err(MetricError::Empty);
     }
@@ -207,6 +203,16 @@ pub fn prior_log_cosine(prior: &[f64], truth: &[f64], matching: &Matching) -> Re
         return Ok(f64::NAN);
     }
     Ok(dot / (na * nb))
+}
+
+/// The prior value of each class's matched code, in class order; an error naming the first
+/// class without a code.
+fn matched_prior(prior: &[f64], classes: usize, matching: &Matching) -> Result<Vec<f64>> {
+    prior_by_class(prior, classes, matching)?
+        .iter()
+        .enumerate()
+        .map(|(c, p)| p.ok_or_else(|| MetricError::Invalid(format!("class {c} has no matched code"))))
+        .collect()
 }
 
 /// Heap's algorithm: call `f` on every permutation of `v[..n]`.
