@@ -17,6 +17,7 @@ impl CustomOp1 for LeakyRelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span("leaky relu");
         let out = match s {
             CpuStorage::F32(v) => {
                 let k = self.0 as f32;
@@ -42,6 +43,7 @@ impl CustomOp2 for LeakyReluGrad {
     }
 
     fn cpu_fwd(&self, g: &CpuStorage, gl: &Layout, x: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span("leaky relu backward");
         let out = match (g, x) {
             (CpuStorage::F32(g), CpuStorage::F32(x)) => {
                 let k = self.0 as f32;

@@ -113,6 +113,7 @@ impl Augmenter {
 /// Apply one affine transform per sample to `x: (B, H, W, C)`. No gradient flows to the
 /// sampling positions (they are constants); gradients do flow to `x`.
 pub fn warp(x: &Tensor, params: &[AffineParams]) -> Result<Tensor> {
+    let _p = crate::profile::span("augmentation");
     let (b, h, w, c) = x.dims4()?;
     if params.len() != b {
         bail!("augment: {} parameter sets for a batch of {b}", params.len())

@@ -93,6 +93,7 @@ impl CustomOp3 for BnTrain {
     }
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout, g: &CpuStorage, gl: &Layout, b: &CpuStorage, bl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span("batch norm");
         let out = match (x, g, b) {
             (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
                 CpuStorage::F32(self.run(slice(x, xl, "bn")?, slice(g, gl, "bn")?, slice(b, bl, "bn")?)?)
@@ -161,6 +162,7 @@ impl CustomOp3 for BnGrad {
     }
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout, g: &CpuStorage, gl: &Layout, w: &CpuStorage, wl: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span("batch norm backward");
         let c = wl.shape().elem_count();
         let shape = Shape::from((self.stats.rows + 2, c));
         let out = match (x, g, w) {

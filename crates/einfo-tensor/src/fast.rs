@@ -105,6 +105,7 @@ impl candle_core::CustomOp1 for ColSum {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span("column sum (bias gradient)");
         if self.0 == 0 || l.shape().elem_count() % self.0 != 0 {
             bail!("col_sum: {} elements do not split into rows of {}", l.shape().elem_count(), self.0)
         }

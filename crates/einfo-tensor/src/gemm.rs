@@ -155,6 +155,7 @@ pub fn gemm<T: GemmElem>(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[
         return Ok(());
     }
     let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
+    let _p = crate::profile::gemm_span(ta, tb, m, n, k);
     match backend()? {
         Backend::Blas(blas) => {
             if [m, n, k, lda, ldb].iter().any(|&d| d > i32::MAX as usize) {

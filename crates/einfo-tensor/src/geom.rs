@@ -67,6 +67,11 @@ impl ConvSpec {
 }
 
 impl ConvGeom {
+    /// `h×w×c k… s… → ho×wo`, for profiles.
+    pub fn label(&self) -> String {
+        format!("{}×{}×{} k{} s{} → {}×{}", self.h, self.w, self.c, self.k, self.stride, self.ho, self.wo)
+    }
+
     /// Rows of the column matrix: one per output position.
     pub fn rows(&self) -> usize {
         self.batch * self.ho * self.wo

@@ -111,6 +111,7 @@ impl CustomOp1 for Im2Col {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span_with(|| format!("im2col {}", self.0.label()));
         let g = &self.0;
         let out = match s {
             CpuStorage::F32(v) => CpuStorage::F32(im2col_impl(contiguous(v, l, g.image_len(), "im2col")?, g)),
@@ -132,6 +133,7 @@ impl CustomOp1 for Col2Im {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let _p = crate::profile::span_with(|| format!("col2im {}", self.0.label()));
         let g = &self.0;
         let n = g.rows() * g.cols();
         let out = match s {

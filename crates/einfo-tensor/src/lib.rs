@@ -33,6 +33,7 @@ pub mod im2col;
 pub mod init;
 pub mod linear;
 pub mod precise_bn;
+pub mod profile;
 pub mod rng;
 
 pub use activation::leaky_relu;

@@ -71,6 +71,7 @@ impl InplaceOp2 for FusedAdam<'_> {
     }
 
     fn cpu_fwd(&self, p: &mut CpuStorage, pl: &Layout, g: &CpuStorage, gl: &Layout) -> candle_core::Result<()> {
+        let _p = einfo_tensor::profile::span("adam");
         let (CpuStorage::F32(p), CpuStorage::F32(g)) = (p, g) else { candle_core::bail!("fused adam: f32 only") };
         let (Some((p0, p1)), Some((g0, g1))) = (pl.contiguous_offsets(), gl.contiguous_offsets()) else {
             candle_core::bail!("fused adam: parameter and gradient must be contiguous")

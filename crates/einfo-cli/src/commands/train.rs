@@ -224,6 +224,23 @@ pub enum BenchCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Where a training step's time goes: per-op wall time (every GEMM by shape, im2col,
+    /// col2im, BatchNorm, activations, augmentation, Adam) as Markdown tables.
+    Profile {
+        #[arg(long, default_value = "elastic")]
+        preset: String,
+        /// Timed steps (the table gives the mean per step).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Images per batch (default: the preset's, 64).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Override config fields.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
 }
 
 pub fn bench(cmd: BenchCommand) -> Result<()> {
@@ -243,6 +260,20 @@ pub fn bench(cmd: BenchCommand) -> Result<()> {
                 "RESULT einfo preset={preset} device={} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
                 cfg.train.device, cfg.train.batch_size, r.median_step_s, r.images_per_s
             );
+            Ok(())
+        }
+        BenchCommand::Profile { preset, steps, warmup, batch, mut sets } => {
+            if let Some(b) = batch {
+                sets.push(format!("train.batch_size={b}"));
+            }
+            let cfg = presets::load(&preset)?.with_overrides(&sets)?;
+            if cfg.train.device != "cpu" {
+                bail!("bench profile times the CPU kernels: use --set train.device=\"cpu\" (the preset says {})", cfg.train.device);
+            }
+            let p = einfo_train::bench::profile_step(&cfg, warmup, steps)?;
+            let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+            println!("preset {preset}, {threads} threads, GEMM backend: {}\n", einfo_tensor::gemm::backend_name());
+            print!("{}", p.markdown());
             Ok(())
         }
     }
