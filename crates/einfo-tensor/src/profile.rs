@@ -88,7 +88,6 @@ impl Drop for Span {
 mod tests {
     use super::*;
 
-    // One test touches the global switch, so nothing else in this crate's tests races it.
     #[test]
     fn spans_record_only_while_enabled_and_gemms_by_shape() {
         {
@@ -107,14 +106,13 @@ mod tests {
         {
             let _s = span("after");
         }
-        assert!(take().is_empty(), "nothing recorded while disabled");
-        assert_eq!(t.len(), 2, "{t:?}");
+        // Other tests of this binary run ops meanwhile; only this test's names are checked.
+        assert!(!take().iter().any(|o| o.op == "after"), "nothing recorded while disabled");
         let bn = t.iter().find(|o| o.op == "bn").expect("bn recorded");
         assert_eq!(bn.calls, 1);
         assert!(bn.seconds >= 0.002, "{}", bn.seconds);
-        assert_eq!(t[0].op, "bn", "largest time first");
-        let g = t.iter().find(|o| o.op.starts_with("gemm")).expect("gemm recorded");
-        assert_eq!(g.op, "gemm NT m=64 n=1024 k=6272");
+        assert!(t.windows(2).all(|w| w[0].seconds >= w[1].seconds), "largest time first: {t:?}");
+        let g = t.iter().find(|o| o.op == "gemm NT m=64 n=1024 k=6272").expect("gemm recorded by shape");
         assert_eq!(g.calls, 3);
         // 3 · 2·64·1024·6272
         assert_eq!(g.flops, 3.0 * 2.0 * 64.0 * 1024.0 * 6272.0);
