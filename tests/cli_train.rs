@@ -201,3 +201,37 @@ fn resume_refuses_what_would_change_the_experiment_instead_of_looping() {
     let o = einfo(&["resume", r, "--max-steps", "30", "--quiet"], &dir);
     assert!(o.status.success() && stdout(&o).contains("done: 30 steps"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_profile_accounts_for_the_whole_step() {
+    let dir = scratch("bench-profile");
+    let o = einfo(&["bench", "profile", "--steps", "2", "--warmup", "1", "--batch", "8"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // The family table: `| family | ms/step | share | GFLOP/s |`; its rows end before the
+    // per-op table's header.
+    let family: Vec<(String, f64, f64)> = out
+        .split("| op family |")
+        .nth(1)
+        .and_then(|t| t.split("| op |").next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('|').map(str::trim).collect();
+            (c.len() > 4).then(|| (c[1].to_string(), c[2].parse().unwrap(), c[3].trim_end_matches('%').parse().unwrap()))
+        })
+        .collect();
+    for name in ["gemm", "batch norm", "adam", "im2col", "col2im", "leaky relu", "augmentation"] {
+        assert!(family.iter().any(|(f, ..)| f == name), "{name} missing from\n{out}");
+    }
+    // The timed kernels are leaves (none inside another), so the rest is not negative and the
+    // shares add up to the whole step.
+    let rest = family.iter().find(|(f, ..)| f.starts_with("rest of the step")).unwrap_or_else(|| panic!("{out}"));
+    assert!(rest.1 >= 0.0, "{out}");
+    let total: f64 = family.iter().map(|f| f.2).sum();
+    assert!((total - 100.0).abs() < 0.5, "shares add up to {total}%:\n{out}");
+    assert!(out.contains("| gemm NN m=8 n=1024 k=6272 |"), "the trunk's linear layer by shape:\n{out}");
+    let o = einfo(&["bench", "profile", "--set", "train.device=\"cuda\""], &dir);
+    assert_one_line_error(&o, "times the CPU kernels");
+}
