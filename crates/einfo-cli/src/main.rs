@@ -69,9 +69,37 @@ fn stop() -> einfo_train::signal::Stop {
     einfo_train::signal::Stop::new(&STOP)
 }
 
-/// The library's messages, one line each on standard error.
-fn events() -> einfo_train::events::Events {
-    einfo_train::events::Events::new(|e| eprintln!("{e}"))
+/// The library's events: the training loop's progress as a progress bar on standard
+/// error (when `progress` and it is a terminal), every other event one line above it.
+fn events(progress: bool) -> einfo_train::events::Events {
+    use einfo_train::events::Event;
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+    einfo_train::events::Events::new(move |e| {
+        let mut bar = bar.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            Event::FitStarted { method, step, total } if progress => {
+                let pb = ProgressBar::new(*total);
+                pb.set_style(
+                    ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, ETA {eta} | {msg}").expect("valid template").progress_chars("=> "),
+                );
+                pb.set_position(*step);
+                pb.set_prefix(method.clone());
+                *bar = Some(pb);
+            }
+            Event::Stepped { step } => bar.iter().for_each(|pb| pb.set_position(*step)),
+            Event::Logged { epoch, images_per_s, terms, .. } => {
+                let terms: Vec<String> = terms.iter().map(|(n, v)| format!("{n} {v:.3}")).collect();
+                bar.iter().for_each(|pb| pb.set_message(format!("epoch {epoch} | {images_per_s:.0} img/s | {}", terms.join(", "))));
+            }
+            Event::FitEnded => bar.take().iter().for_each(ProgressBar::finish_and_clear),
+            e if e.is_progress() => {}
+            e => match bar.as_ref() {
+                Some(pb) => pb.suspend(|| eprintln!("{e}")),
+                None => eprintln!("{e}"),
+            },
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -113,7 +141,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => commands::train::sample(args),
         Command::Bench(cmd) => commands::train::bench(cmd),
         Command::Eval { run_dir, per_code, seed, real_images, classifier } => {
-            commands::eval::eval(run_dir, EvalOptions { per_code, seed, real_images, classifier, stop: stop(), events: events() }, opts)
+            commands::eval::eval(run_dir, EvalOptions { per_code, seed, real_images, classifier, stop: stop(), events: events(false) }, opts)
         }
         Command::Classifier(cmd) => commands::eval::classifier(cmd, opts),
     };

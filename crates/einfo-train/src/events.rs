@@ -1,7 +1,8 @@
 //! What a command reports while it works, as events. Library code never prints: it emits
 //! an [`Event`] to the [`Events`] its caller passed in (`RunOptions::events`,
-//! `EvalOptions::events`), and the binary decides what to show (`einfo` writes each to
-//! standard error, above the progress bar). An event's `Display` is its one-line message.
+//! `EvalOptions::events`), and the binary decides what to show (`einfo` draws the training
+//! loop's progress events as a progress bar and writes every other event to standard
+//! error above it). An event's `Display` is its one-line message.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,6 +24,23 @@ pub enum Event {
     CheckpointSkipped { checkpoint: PathBuf, why: String },
     /// The run continues from this checkpoint instead of a newer, damaged one.
     ContinuingFrom { checkpoint: PathBuf },
+    /// A training loop starts (or resumes) at `step` of `total` (a progress bar's cue).
+    FitStarted { method: String, step: u64, total: u64 },
+    /// A training step finished.
+    Stepped { step: u64 },
+    /// A logging step's numbers: the epoch under way (1-based), images/s since the last
+    /// logging step, and the first terms of the step's loss.
+    Logged { step: u64, epoch: u64, images_per_s: f64, terms: Vec<(String, f64)> },
+    /// The training loop ended, finished, stopped or failed.
+    FitEnded,
+}
+
+impl Event {
+    /// Whether the event is the training loop's progress (for a progress bar), not a
+    /// message worth a line of its own.
+    pub fn is_progress(&self) -> bool {
+        matches!(self, Event::FitStarted { .. } | Event::Stepped { .. } | Event::Logged { .. } | Event::FitEnded)
+    }
 }
 
 impl fmt::Display for Event {
@@ -42,6 +60,13 @@ impl fmt::Display for Event {
             Event::Replaced { run_dir, line } => write!(f, "einfo: {}: {line}", run_dir.display()),
             Event::CheckpointSkipped { checkpoint, why } => write!(f, "einfo: warning: checkpoint {} does not load ({why}); trying the one before it", checkpoint.display()),
             Event::ContinuingFrom { checkpoint } => write!(f, "einfo: continuing from {} instead", checkpoint.display()),
+            Event::FitStarted { method, step, total } => write!(f, "{method}: training from step {step} of {total}"),
+            Event::Stepped { step } => write!(f, "step {step}"),
+            Event::Logged { step, epoch, images_per_s, terms } => {
+                let terms: Vec<String> = terms.iter().map(|(n, v)| format!("{n} {v:.3}")).collect();
+                write!(f, "step {step}, epoch {epoch} | {images_per_s:.0} img/s | {}", terms.join(", "))
+            }
+            Event::FitEnded => write!(f, "training stopped"),
         }
     }
 }

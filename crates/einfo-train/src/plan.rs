@@ -21,8 +21,6 @@ use crate::setup::{device_for, prepare_data};
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub data: DataOptions,
-    /// Draw a progress bar (only shown on a terminal).
-    pub progress: bool,
     /// Overwrite an existing run directory.
     pub force: bool,
     /// Polled between steps and evaluation batches (the binary's signal flag).

@@ -119,6 +119,5 @@ pub fn run_on(plan: &RunPlan, _lock: &RunLock, resume: bool, new: Option<&NewRun
             write_text_atomic(&run_dir.join("config.toml"), &cfg.to_toml())?;
         }
     }
-    Trainer { cfg, run_dir, data: &plan.data, split, device, progress: plan.opts.progress, stop: plan.opts.stop, events: &plan.opts.events, restored, new }
-        .fit(method.as_mut(), start)
+    Trainer { cfg, run_dir, data: &plan.data, split, device, stop: plan.opts.stop, events: &plan.opts.events, restored, new }.fit(method.as_mut(), start)
 }

@@ -1,8 +1,9 @@
 //! The training loop around a [`Method`]: epochs of label-free batches, one step each,
 //! with its side duties in their own types — the CSV log ([`TrainLog`]), checkpoints
 //! ([`Checkpointer`]), evaluation on a schedule ([`EpochEval`]), the label-based
-//! diagnostics of a log row ([`LabelProbe`]) — plus per-epoch grids, Ctrl-C and the
-//! progress bar.
+//! diagnostics of a log row ([`LabelProbe`]) — plus per-epoch grids and Ctrl-C. Its
+//! progress (start, each step, logging steps, end) goes out as events; the binary draws
+//! the progress bar.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,7 +11,6 @@ use std::time::Instant;
 use candle_core::Device;
 use einfo_data::{Batcher, Dataset, Split};
 use einfo_models::to_nhwc;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpointer::{Checkpointer, Position};
 use crate::config::Config;
@@ -43,8 +43,6 @@ pub struct Trainer<'a> {
     pub data: &'a Dataset,
     pub split: &'a Split,
     pub device: &'a Device,
-    /// Draw a progress bar (only shown on a terminal).
-    pub progress: bool,
     /// Polled between steps: a requested stop checkpoints and returns.
     pub stop: crate::signal::Stop,
     /// Where the loop's messages go (evaluations, a replaced run).
@@ -54,14 +52,6 @@ pub struct Trainer<'a> {
     /// A run being started: it counts (and a run it replaces is deleted) once it has a
     /// checkpoint.
     pub new: Option<&'a crate::new_run::NewRun>,
-}
-
-fn progress_bar(show: bool, total: u64, step: u64, name: &str) -> ProgressBar {
-    let pb = if show { ProgressBar::new(total) } else { ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden()) };
-    pb.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, ETA {eta} | {msg}").expect("valid template").progress_chars("=> "));
-    pb.set_position(step);
-    pb.set_prefix(name.to_string());
-    pb
 }
 
 fn header(method: &dyn Method) -> Vec<String> {
@@ -80,7 +70,14 @@ struct Duties {
     probe: Option<LabelProbe>,
     checkpoints: Checkpointer,
     grid_z: candle_core::Tensor,
-    pb: ProgressBar,
+    /// Told `FitEnded` when the duties are dropped, however the loop ends.
+    events: crate::events::Events,
+}
+
+impl Drop for Duties {
+    fn drop(&mut self) {
+        self.events.emit(Event::FitEnded);
+    }
 }
 
 /// Where the loop is, and the images/s window of the log.
@@ -139,7 +136,6 @@ impl Trainer<'_> {
         if interrupted && cur.at.step == 0 && self.new.is_some() {
             // A new run stopped before its first step is not a run: no checkpoint, and the
             // caller aborts it (a run `--force` was replacing comes back).
-            d.pb.finish_and_clear();
             return Err(TrainError::Stopped);
         }
         self.finish(method, d, &cur, interrupted, (run_start, start_step))
@@ -148,7 +144,6 @@ impl Trainer<'_> {
     /// The end of a fit, finished or interrupted: the last checkpoint, the final grid, the
     /// summary (`since`: when and at which step this fit started).
     fn finish(&self, method: &mut dyn Method, mut d: Duties, cur: &Cursor, interrupted: bool, since: (Instant, u64)) -> Result<RunSummary> {
-        d.pb.finish_and_clear();
         d.log.flush()?;
         let checkpoint = d.checkpoints.finish(method, cur.at)?;
         self.commit_new();
@@ -172,13 +167,14 @@ impl Trainer<'_> {
         let (cfg, run_dir, device) = (self.cfg, self.run_dir, self.device);
         let log = TrainLog::open(run_dir, step, &header(method))?;
         crate::curve::truncate(run_dir, step)?;
+        self.events.emit(Event::FitStarted { method: cfg.method.clone(), step, total });
         Ok(Duties {
             log,
             evals: EpochEval::new(cfg, run_dir, device)?,
             probe: LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?,
             checkpoints: Checkpointer::new(run_dir, cfg, self.restored.clone())?,
             grid_z: grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?,
-            pb: progress_bar(self.progress, total, step, &cfg.method),
+            events: self.events.clone(),
         })
     }
 
@@ -202,10 +198,10 @@ impl Trainer<'_> {
             cur.rate = cur.window_images as f64 / cur.window_start.elapsed().as_secs_f64();
             (cur.window_images, cur.window_start) = (0, Instant::now());
             d.log.row(&self.log_row(method, d.probe.as_ref(), &terms, step, cur.at.epoch, cur.rate)?)?;
-            let main: Vec<String> = terms.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
-            d.pb.set_message(format!("epoch {} | {:.0} img/s | {}", cur.at.epoch + 1, cur.rate, main.join(", ")));
+            let main = terms.iter().take(3).map(|(n, v)| (n.to_string(), *v)).collect();
+            self.events.emit(Event::Logged { step, epoch: cur.at.epoch + 1, images_per_s: cur.rate, terms: main });
         }
-        d.pb.set_position(step);
+        self.events.emit(Event::Stepped { step });
         let at = if cur.at.batch_in_epoch as u64 == bpe { Position { step, epoch: cur.at.epoch + 1, batch_in_epoch: 0 } } else { cur.at };
         d.checkpoints.after_step(method, at)?;
         if d.checkpoints.last_path().is_some() {
@@ -236,7 +232,7 @@ impl Trainer<'_> {
                 real_cluster_accuracy: m.real_cluster_accuracy,
                 real_cluster_accuracy_bn: m.real_cluster_accuracy_bn,
             };
-            d.pb.suspend(|| self.events.emit(event));
+            self.events.emit(event);
         }
         Ok(false)
     }

@@ -102,7 +102,7 @@ pub fn run(args: TrainArgs, opts: DataOptions) -> Result<()> {
         cfg.train.epochs,
         out.display()
     );
-    let s = run::train(&cfg, &out, &RunOptions { data: opts, progress: !args.quiet, force: args.force, stop: crate::stop(), events: crate::events() })?;
+    let s = run::train(&cfg, &out, &RunOptions { data: opts, force: args.force, stop: crate::stop(), events: crate::events(!args.quiet) })?;
     report(&s);
     Ok(())
 }
@@ -115,7 +115,7 @@ pub fn cell(args: TrainArgs, opts: DataOptions) -> Result<()> {
     let cfg = args.config()?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&cfg));
     let t0 = std::time::Instant::now();
-    match cell::run_cell(&cfg, &out, &RunOptions { data: opts, progress: !args.quiet, force: false, stop: crate::stop(), events: crate::events() })? {
+    match cell::run_cell(&cfg, &out, &RunOptions { data: opts, force: false, stop: crate::stop(), events: crate::events(!args.quiet) })? {
         cell::CellOutcome::AlreadyFinished => println!("{}: already finished and evaluated", out.display()),
         cell::CellOutcome::Ran { from_step, report: r } => {
             let how = if from_step > 0 { format!("resumed from step {from_step}") } else { "trained".into() };
@@ -159,7 +159,7 @@ pub fn resume(args: ResumeArgs, opts: DataOptions) -> Result<()> {
     if let Some(v) = args.max_steps {
         sets.push(format!("train.max_steps={v}"));
     }
-    let s = run::resume(&args.run_dir, &sets, &RunOptions { data: opts, progress: !args.quiet, force: false, stop: crate::stop(), events: crate::events() })?;
+    let s = run::resume(&args.run_dir, &sets, &RunOptions { data: opts, force: false, stop: crate::stop(), events: crate::events(!args.quiet) })?;
     report(&s);
     Ok(())
 }
@@ -189,7 +189,7 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     if args.columns == 0 || args.columns > MAX_COLUMNS {
         bail!("--columns {}: give 1 to {MAX_COLUMNS} (one image per column and code)", args.columns);
     }
-    let einfo_train::LoadedRun { method, device, state: st, .. } = einfo_train::load_run(&args.run_dir, &crate::events())?;
+    let einfo_train::LoadedRun { method, device, state: st, .. } = einfo_train::load_run(&args.run_dir, &crate::events(false))?;
     if let Some(c) = args.code {
         if c as usize >= method.num_codes() {
             bail!("--code {c} is out of range: the model has codes 0..{}", method.num_codes() - 1);

@@ -13,7 +13,7 @@ pub fn opts(force: bool) -> RunOptions {
         data.cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
     }
     data.verbose = false;
-    RunOptions { data, progress: false, force, stop: Default::default(), events: Default::default() }
+    RunOptions { data, force, stop: Default::default(), events: Default::default() }
 }
 
 /// The newest checkpoint's tensor files of a run, by name, as bytes.
