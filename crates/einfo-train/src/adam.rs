@@ -230,6 +230,34 @@ impl Adam {
     }
 }
 
+/// candle-nn's optimiser interface, so einfo's Adam (PyTorch's semantics, fused on CPU,
+/// savable) drops into code written against `candle_nn::Optimizer`. Variables are named by
+/// their position (`0`, `1`, …) for [`Adam::save`]; `set_learning_rate` moves every group's
+/// rate by the same factor, so groups keep their ratio to the base rate.
+impl candle_nn::Optimizer for Adam {
+    type Config = AdamParams;
+
+    fn new(vars: Vec<Var>, config: AdamParams) -> candle_core::Result<Self> {
+        Adam::new(vars.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(), config).map_err(candle_core::Error::wrap)
+    }
+
+    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
+        Adam::step(self, grads).map_err(candle_core::Error::wrap)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.params.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        let old = self.params.lr;
+        for s in &mut self.slots {
+            s.lr = if old == 0.0 { lr } else { s.lr * (lr / old) };
+        }
+        self.params.lr = lr;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,4 +304,39 @@ mod tests {
     }
 
     const ADAM_REF: [f64; 2] = [0.706971313565921, -1.703216103692153];
+
+    #[test]
+    fn as_a_candle_nn_optimizer_it_matches_candle_nn_adamw_without_decay() {
+        use candle_nn::Optimizer;
+        // candle-nn's AdamW with weight_decay = 0 is Adam: the same recurrences, ε added to
+        // √(v / (1 − β2ᵗ)) = √v / √(1 − β2ᵗ).
+        fn run<O: Optimizer>(cfg: O::Config) -> Vec<f64> {
+            let p = Var::new(&[1.0f64, -2.0, 0.5], &Device::Cpu).unwrap();
+            let mut opt = O::new(vec![p.clone()], cfg).unwrap();
+            for _ in 0..5 {
+                let loss = (p.as_tensor().sqr().unwrap().sum_all().unwrap() + p.as_tensor().sum_all().unwrap()).unwrap();
+                opt.backward_step(&loss).unwrap();
+            }
+            p.as_tensor().to_vec1().unwrap()
+        }
+        let ours = run::<Adam>(AdamParams { lr: 0.1, beta1: 0.5, beta2: 0.999, eps: 1e-8 });
+        let theirs = run::<candle_nn::AdamW>(candle_nn::ParamsAdamW { lr: 0.1, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 });
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - b).abs() < 1e-12, "{ours:?} vs {theirs:?}");
+        }
+    }
+
+    #[test]
+    fn set_learning_rate_keeps_each_group_s_ratio() {
+        use candle_nn::Optimizer;
+        let var = |x: f32| Var::new(&[x], &Device::Cpu).unwrap();
+        let mut opt = <Adam as Optimizer>::new(vec![var(1.0)], AdamParams { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 }).unwrap();
+        opt.add_group(vec![("prior".into(), var(0.0))], 2e-3).unwrap();
+        opt.set_learning_rate(1e-4);
+        assert_eq!(opt.learning_rate(), 1e-4);
+        let rates = opt.rates();
+        assert_eq!(rates[0], ("0", 1e-4));
+        assert_eq!(rates[1].0, "prior");
+        assert!((rates[1].1 - 1e-3).abs() < 1e-15, "{rates:?}");
+    }
 }
