@@ -74,7 +74,7 @@ pub fn assert_one_line_error(o: &Output, needle: &str) {
 /// The smoke matrix CI runs (the seven paper methods, the smoke profile's splits, seed 0)
 /// rooted at `root`.
 pub fn smoke_matrix(root: &Path) -> einfo_ablation::Matrix {
-    let p = einfo_ablation::Profile::Smoke;
+    let p: einfo_ablation::Profile = "smoke".parse().unwrap();
     einfo_ablation::Matrix {
         root: root.into(),
         methods: einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect(),

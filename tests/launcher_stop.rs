@@ -14,7 +14,7 @@ use einfo_train::signal::{install, Repeat, Stop};
 /// A matrix of `methods` on split 1, seed 0, whose cells train (unevaluated) far longer than
 /// any test waits.
 fn long_matrix(root: std::path::PathBuf, methods: &[&str]) -> Matrix {
-    let mut budget = Profile::Smoke.budget();
+    let mut budget = "smoke".parse::<Profile>().unwrap().budget();
     budget.max_steps = Some(1_000_000);
     budget.eval_every_epochs = 0;
     Matrix { root, methods: methods.iter().map(|m| m.to_string()).collect(), splits: vec![1], seeds: vec![0], budget }

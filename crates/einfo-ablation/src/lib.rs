@@ -18,13 +18,15 @@ pub mod matrix;
 pub mod paired_plot;
 pub mod plots;
 pub mod prior_plots;
+pub mod profile;
 pub mod row;
 pub mod slurm;
 pub mod stats;
 pub mod status;
 
 pub use error::{AblationError, Result};
-pub use matrix::{Budget, Cell, Matrix, Profile};
+pub use matrix::{Budget, Cell, Matrix};
+pub use profile::Profile;
 
 /// Where launchers log a cell's output: `<root>/logs/<method>-split<k>-seed<s>.log`
 /// (beside the run directories, which hold only what `einfo` writes).

@@ -34,7 +34,7 @@ pub struct Budget {
     pub schedules: Schedules,
 }
 
-fn default_dataset() -> String {
+pub(crate) fn default_dataset() -> String {
     "mnist".into()
 }
 
@@ -53,93 +53,6 @@ pub enum Schedules {
 
 /// Fraction of training over which Dupont's MNIST capacities ramp up: 25,000 / 93,750.
 pub const JOINTVAE_RAMP_FRACTION: f64 = 25_000.0 / 93_750.0;
-
-/// Named budgets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// CI: one split, 3 steps per cell, a small evaluation.
-    Smoke,
-    /// What a 2-core CPU affords: 5 epochs on splits 1–3 × seeds 0–2, the full evaluation
-    /// every epoch, schedules as published (measured on split 1: the scaled JointVAE ramp
-    /// collapses its code onto one value at 5 epochs, the published one does not).
-    Cpu,
-    /// The paper's protocol: 200 epochs on all 50 splits, on a GPU, evaluated every 10 epochs.
-    Paper,
-}
-
-impl std::str::FromStr for Profile {
-    type Err = AblationError;
-    fn from_str(s: &str) -> Result<Profile> {
-        match s {
-            "smoke" => Ok(Profile::Smoke),
-            "cpu" => Ok(Profile::Cpu),
-            "paper" => Ok(Profile::Paper),
-            other => Err(AblationError::Invalid(format!("unknown profile '{other}': choose smoke, cpu or paper"))),
-        }
-    }
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Smoke => "smoke",
-            Profile::Cpu => "cpu",
-            Profile::Paper => "paper",
-        }
-    }
-
-    pub fn budget(self) -> Budget {
-        match self {
-            Profile::Smoke => Budget {
-                epochs: 1,
-                max_steps: Some(3),
-                eval_every_epochs: 1,
-                eval_per_code: 20,
-                eval_real_images: 500,
-                device: "cpu".into(),
-                dataset: default_dataset(),
-                schedules: Schedules::Budget,
-            },
-            Profile::Cpu => Budget {
-                epochs: 5,
-                max_steps: None,
-                eval_every_epochs: 1,
-                eval_per_code: 1000,
-                eval_real_images: 0,
-                device: "cpu".into(),
-                dataset: default_dataset(),
-                schedules: Schedules::Paper,
-            },
-            Profile::Paper => Budget {
-                epochs: 200,
-                max_steps: None,
-                eval_every_epochs: 10,
-                eval_per_code: 1000,
-                eval_real_images: 0,
-                device: "cuda".into(),
-                dataset: default_dataset(),
-                schedules: Schedules::Paper,
-            },
-        }
-    }
-
-    /// Training seeds.
-    pub fn seeds(self) -> Vec<u64> {
-        match self {
-            Profile::Smoke => vec![0],
-            Profile::Cpu => vec![0, 1, 2],
-            Profile::Paper => vec![0],
-        }
-    }
-
-    pub fn splits(self) -> Vec<usize> {
-        match self {
-            Profile::Smoke => vec![1],
-            Profile::Cpu => vec![1, 2, 3],
-            Profile::Paper => (1..=50).collect(),
-        }
-    }
-}
 
 /// One cell of the matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -297,7 +210,7 @@ mod tests {
             methods: vec!["uniform".into(), "elastic".into()],
             splits: vec![1, 2],
             seeds: vec![0],
-            budget: Profile::Smoke.budget(),
+            budget: "smoke".parse::<crate::Profile>().unwrap().budget(),
         }
     }
 
@@ -325,7 +238,7 @@ mod tests {
         // JointVAE's capacity ramp scaled to the budget: 5 epochs of split 1 (42,794 images,
         // 668 batches of 64) = 3,340 steps; 3,340 × 25,000 / 93,750 = 890.7 → 891.
         let mut cpu = m.clone();
-        cpu.budget = Profile::Cpu.budget();
+        cpu.budget = "cpu".parse::<crate::Profile>().unwrap().budget();
         assert_eq!(cpu.budget.schedules, Schedules::Paper, "the cpu profile keeps the published ramp");
         cpu.budget.schedules = Schedules::Budget;
         let vae = Cell { method: "jointvae".into(), split: 1, seed: 0 };

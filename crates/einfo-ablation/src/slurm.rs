@@ -171,7 +171,7 @@ mod tests {
             methods: vec!["uniform".into(), "elastic".into()],
             splits: vec![1],
             seeds: vec![0],
-            budget: Profile::Smoke.budget(),
+            budget: "smoke".parse::<Profile>().unwrap().budget(),
         };
         let opts = SlurmOptions {
             einfo: "/x/einfo".into(),
