@@ -44,7 +44,7 @@ pub struct InfoGanMethod {
     probe_next: bool,
 }
 
-const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent", "em", "marginal", "floor"];
+const TERMS: &[&str] = &["d_loss", "g_adv", "info", "trans", "ent", "em", "marginal", "floor", "sinkhorn"];
 
 impl InfoGanMethod {
     /// `true_freq`: the split's class frequencies (the ground-truth prior).
@@ -102,11 +102,13 @@ impl InfoGanMethod {
         Ok(d_val)
     }
 
-    /// The real-image terms of the G step — L_trans, L_ent and the extension's EM and
-    /// marginal terms, on the batch and its transform — added to `total` in that order.
+    /// The real-image terms of the G step — L_trans, L_ent, then the extension's EM,
+    /// marginal, floor and transport terms, on the batch and its transform — added to
+    /// `total` in that order.
     fn real_terms(&mut self, x: &Tensor, mut total: Tensor) -> Result<(Tensor, RealTerms)> {
         let zero = Tensor::zeros((), candle_core::DType::F32, &self.device)?;
-        let mut out = RealTerms { trans: zero.clone(), ent: zero.clone(), em: zero.clone(), marginal: zero.clone(), floor: zero, em_term: None };
+        let mut out =
+            RealTerms { trans: zero.clone(), ent: zero.clone(), em: zero.clone(), marginal: zero.clone(), floor: zero.clone(), sinkhorn: zero, em_term: None };
         let Some(aug) = self.augment.as_mut() else { return Ok((total, out)) };
         let n = &self.nets;
         let xt = aug.apply(x)?;
@@ -128,31 +130,44 @@ impl InfoGanMethod {
             out.ent = ent.detach();
             total = (total + (ent * lc.ent_weight)?)?;
         }
+        if lc.sinkhorn_weight > 0.0 {
+            let ot = L::sinkhorn_loss(&qx.logits, &qxt.logits, &self.prior.probs()?, lc.sinkhorn_epsilon, lc.sinkhorn_iters)?;
+            out.sinkhorn = ot.detach();
+            total = (total + (ot * lc.sinkhorn_weight)?)?;
+        }
         if self.cfg.uses_real_marginal() {
-            let q_bar = L::mean_posterior(&qx.logits, &qxt.logits)?;
-            if let (L::Prior::Gumbel(p), true) = (&self.prior, self.cfg.prior.em_weight > 0.0) {
-                let target = match self.cfg.prior.em_target {
-                    EmTarget::Soft => q_bar.clone(),
-                    EmTarget::Hard => L::hard_assignment_freq(&qx.logits, &qxt.logits)?,
-                };
-                let em = (L::prior_em_loss(&p.logits, &target)? * self.cfg.prior.em_weight)?;
-                out.em = em.detach();
-                total = (total + &em)?;
-                out.em_term = Some(em);
-            }
-            let lm = self.cfg.marginal_weight_at(self.opt_g.step_count());
-            if lm > 0.0 {
-                let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
-                out.marginal = marginal.detach();
-                total = (total + (marginal * lm)?)?;
-            }
-            if lc.floor_weight > 0.0 {
-                let floor = L::collapse_floor(&q_bar, lc.floor_share)?;
-                out.floor = floor.detach();
-                total = (total + (floor * lc.floor_weight)?)?;
-            }
+            total = self.marginal_terms(&qx.logits, &qxt.logits, total, &mut out)?;
         }
         Ok((total, out))
+    }
+
+    /// The extension's terms on Q's mean posterior over the two views: L_EM for θ, the
+    /// marginal KL and the collapse floor for Q.
+    fn marginal_terms(&self, lx: &Tensor, lxt: &Tensor, mut total: Tensor, out: &mut RealTerms) -> Result<Tensor> {
+        let lc = &self.cfg.losses;
+        let q_bar = L::mean_posterior(lx, lxt)?;
+        if let (L::Prior::Gumbel(p), true) = (&self.prior, self.cfg.prior.em_weight > 0.0) {
+            let target = match self.cfg.prior.em_target {
+                EmTarget::Soft => q_bar.clone(),
+                EmTarget::Hard => L::hard_assignment_freq(lx, lxt)?,
+            };
+            let em = (L::prior_em_loss(&p.logits, &target)? * self.cfg.prior.em_weight)?;
+            out.em = em.detach();
+            total = (total + &em)?;
+            out.em_term = Some(em);
+        }
+        let lm = self.cfg.marginal_weight_at(self.opt_g.step_count());
+        if lm > 0.0 {
+            let marginal = L::marginal_kl(&q_bar, &self.prior.probs_tensor(&self.device)?)?;
+            out.marginal = marginal.detach();
+            total = (total + (marginal * lm)?)?;
+        }
+        if lc.floor_weight > 0.0 {
+            let floor = L::collapse_floor(&q_bar, lc.floor_share)?;
+            out.floor = floor.detach();
+            total = (total + (floor * lc.floor_weight)?)?;
+        }
+        Ok(total)
     }
 
     /// θ's gradient from each term alone (one more backward pass per term), for the log's
@@ -188,6 +203,7 @@ struct RealTerms {
     em: Tensor,
     marginal: Tensor,
     floor: Tensor,
+    sinkhorn: Tensor,
     em_term: Option<Tensor>,
 }
 
@@ -255,6 +271,7 @@ impl Method for InfoGanMethod {
             ("em", real.em),
             ("marginal", real.marginal),
             ("floor", real.floor),
+            ("sinkhorn", real.sinkhorn),
         ];
         let grads = total.backward()?;
         let theta = self.nets.prior_logits.clone();

@@ -25,7 +25,8 @@ presets![
     "elastic-ntxent",
     "elastic-fast-prior",
     "elastic-em",
-    "elastic-floor"
+    "elastic-floor",
+    "elastic-sinkhorn"
 ];
 
 /// The seven methods of the paper's ablation table.

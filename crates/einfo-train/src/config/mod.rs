@@ -252,6 +252,12 @@ impl Config {
         if l.floor_weight > 0.0 && !(l.floor_share > 0.0 && l.floor_share <= 1.0 / k) {
             return bad(format!("losses.floor_share = {}: must be in (0, 1/{k}] (a code's share of the real images)", l.floor_share));
         }
+        if l.sinkhorn_weight > 0.0 && !((0.01..=100.0).contains(&l.sinkhorn_epsilon) && (1..=100).contains(&l.sinkhorn_iters)) {
+            return bad(format!(
+                "losses.sinkhorn_epsilon = {}, losses.sinkhorn_iters = {}: give ε from 0.01 to 100 and 1 to 100 rounds",
+                l.sinkhorn_epsilon, l.sinkhorn_iters
+            ));
+        }
         let j = &self.jointvae;
         let weights = [
             ("losses.info_weight", l.info_weight),
@@ -259,6 +265,7 @@ impl Config {
             ("losses.ent_weight", l.ent_weight),
             ("losses.marginal_weight", l.marginal_weight),
             ("losses.floor_weight", l.floor_weight),
+            ("losses.sinkhorn_weight", l.sinkhorn_weight),
             ("prior.em_weight", self.prior.em_weight),
             ("jointvae.gamma", j.gamma),
             ("jointvae.cont_capacity", j.cont_capacity),
@@ -296,7 +303,7 @@ impl Config {
 
     /// Does the G step need real images and their transforms?
     pub fn uses_real_in_g_step(&self) -> bool {
-        self.losses.trans_weight > 0.0 || self.losses.ent_weight > 0.0 || self.uses_real_marginal()
+        self.losses.trans_weight > 0.0 || self.losses.ent_weight > 0.0 || self.losses.sinkhorn_weight > 0.0 || self.uses_real_marginal()
     }
 
     /// The marginal term's weight at generator step `t` (its decay schedule).

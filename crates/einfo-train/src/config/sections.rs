@@ -138,6 +138,17 @@ pub struct LossConfig {
     pub floor_weight: f64,
     /// ρ, the share of the real images below which a code is pushed back up; in (0, 1/K].
     pub floor_share: f64,
+    /// Extension (not in the paper): weight of self-labelling by optimal transport towards
+    /// the prior — Q's posteriors on each view of the real batch, sharpened by ε and
+    /// re-balanced by Sinkhorn–Knopp so that the codes share the batch in the prior's
+    /// proportions, are the targets of the other view's posteriors
+    /// (`einfo_losses::sinkhorn_loss`; SeLa / SwAV with a learned marginal). 0 disables.
+    pub sinkhorn_weight: f64,
+    /// ε of the transport: the posteriors are raised to 1/ε before it (ε < 1 sharpens);
+    /// from 0.01 to 100.
+    pub sinkhorn_epsilon: f64,
+    /// Sinkhorn–Knopp rounds per batch, 1 to 100.
+    pub sinkhorn_iters: usize,
     /// Extension (not in the paper): let L_trans, L_ent and the marginal term train the
     /// trunk FE too (its own Adam at `optim.lr_d`), so that Q's clustering of real images is
     /// not limited to features learnt for telling real from fake. `false` (the paper and the
@@ -158,6 +169,9 @@ impl Default for LossConfig {
             marginal_decay_steps: 0,
             floor_weight: 0.0,
             floor_share: 0.01,
+            sinkhorn_weight: 0.0,
+            sinkhorn_epsilon: 0.1,
+            sinkhorn_iters: 3,
             real_terms_train_trunk: false,
         }
     }
