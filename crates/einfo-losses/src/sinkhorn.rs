@@ -14,35 +14,47 @@ use crate::error::{arg_err, dims2, same_shape, Result};
 
 /// Targets `T: (B, K)` from logits `(B, K)`: `T ∝ diag(u)·P^{1/ε}·diag(v)`, `P` the softmax
 /// posteriors, scaled by `iters` Sinkhorn–Knopp rounds so that column `k` sums to `B·p_k`
-/// and — exactly, after the last round — each row sums to 1. Computed in f64 on the host;
-/// the result is a constant (no gradient). `ε` sharpens (`ε < 1`) or softens the posteriors.
+/// (`p` normalised; entries may be 0) and — exactly, after the last round — each row sums
+/// to 1. Computed in f64 on the host, in the log domain; the result is a constant (no
+/// gradient). `ε` sharpens (`ε < 1`) or softens the posteriors.
 pub fn sinkhorn_targets(logits: &Tensor, prior: &[f64], epsilon: f64, iters: usize) -> Result<Tensor> {
     let (b, k) = dims2("sinkhorn", "logits", logits)?;
-    if prior.len() != k || prior.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
-        return Err(arg_err("sinkhorn", format!("the prior must be {k} positive probabilities, got {prior:?}")));
+    let total: f64 = prior.iter().sum();
+    if prior.len() != k || prior.iter().any(|p| !(p.is_finite() && *p >= 0.0)) || !(total > 0.0) {
+        return Err(arg_err("sinkhorn", format!("the prior must be {k} non-negative probabilities, not all 0, got {prior:?}")));
     }
     if !(epsilon.is_finite() && epsilon > 0.0) || iters == 0 {
         return Err(arg_err("sinkhorn", format!("ε must be positive and iterations at least 1, got ε = {epsilon}, {iters} iterations")));
     }
-    let total: f64 = prior.iter().sum();
-    let logp: Vec<Vec<f64>> = log_softmax(&logits.detach().to_dtype(DType::F64)?)?.to_vec2()?;
-    // P^{1/ε} (log P ≤ 0, so no overflow; the largest entry of a row is at least
-    // K^{−1/ε}, far above f64's underflow for ε ≥ 0.01 and any K a model has).
-    let mut t: Vec<Vec<f64>> = logp.iter().map(|row| row.iter().map(|l| (l / epsilon).exp()).collect()).collect();
-    for _ in 0..iters {
-        for (j, p) in prior.iter().enumerate() {
-            let col: f64 = t.iter().map(|r| r[j]).sum();
-            let s = if col > 0.0 { b as f64 * p / total / col } else { 0.0 };
-            t.iter_mut().for_each(|r| r[j] *= s);
+    // In the log domain, so a code Q has all but given up on (log-posterior far below
+    // −745·ε on every image, where exp underflows) still receives its share; a code with
+    // prior 0 receives none.
+    let log_share: Vec<f64> = prior.iter().map(|p| (b as f64 * p / total).ln()).collect();
+    let mut lt: Vec<Vec<f64>> =
+        log_softmax(&logits.detach().to_dtype(DType::F64)?)?.to_vec2::<f64>()?.iter().map(|r| r.iter().map(|l| l / epsilon).collect()).collect();
+    let lse = |v: &mut dyn Iterator<Item = f64>| -> f64 {
+        let v: Vec<f64> = v.collect();
+        let m = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        if m == f64::NEG_INFINITY {
+            m
+        } else {
+            m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
         }
-        for r in t.iter_mut() {
-            let sum: f64 = r.iter().sum();
-            if sum > 0.0 {
-                r.iter_mut().for_each(|v| *v /= sum);
+    };
+    for _ in 0..iters {
+        for (j, share) in log_share.iter().enumerate() {
+            let col = lse(&mut lt.iter().map(|r| r[j]));
+            let shift = if col.is_finite() { share - col } else { f64::NEG_INFINITY };
+            lt.iter_mut().for_each(|r| r[j] += shift);
+        }
+        for r in lt.iter_mut() {
+            let row = lse(&mut r.iter().cloned());
+            if row.is_finite() {
+                r.iter_mut().for_each(|v| *v -= row);
             }
         }
     }
-    let flat: Vec<f64> = t.into_iter().flatten().collect();
+    let flat: Vec<f64> = lt.into_iter().flatten().map(f64::exp).collect();
     Ok(Tensor::from_vec(flat, (b, k), logits.device())?.to_dtype(logits.dtype())?)
 }
 
@@ -113,9 +125,32 @@ mod tests {
             assert!(r.iter().sum::<f64>().abs() < 1e-12, "{g:?}");
         }
         assert!(sinkhorn_targets(xv.as_tensor(), &[0.5, 0.5], 0.5, 3).is_err(), "prior of the wrong size");
-        assert!(sinkhorn_targets(xv.as_tensor(), &[0.5, 0.5, 0.0], 0.5, 3).is_err(), "a zero prior entry");
+        assert!(sinkhorn_targets(xv.as_tensor(), &[0.5, 0.5, -0.1], 0.5, 3).is_err(), "a negative prior entry");
+        assert!(sinkhorn_targets(xv.as_tensor(), &[0.0, 0.0, 0.0], 0.5, 3).is_err(), "an all-zero prior");
         assert!(sinkhorn_targets(xv.as_tensor(), &p, 0.0, 3).is_err());
         assert!(sinkhorn_targets(xv.as_tensor(), &p, 0.5, 0).is_err());
         assert!(sinkhorn_loss(xv.as_tensor(), &xt.narrow(0, 0, 2).unwrap(), &p, 0.5, 3).is_err());
+    }
+
+    #[test]
+    fn a_code_far_below_every_image_still_gets_its_share_and_a_zero_prior_none() {
+        // 64 images, 10 codes; code 3's logit is 80 nats below the others on every image:
+        // P^{1/ε} underflows to 0 for it at ε = 0.1 (e^{-800}), yet after one round its
+        // column holds B·p_3 = 6.4 (columns exact before the row step; rows then move it
+        // little), and a prior of 0 gives code 9 nothing.
+        let mut rows = vec![[0.0f64; 10]; 64];
+        for (i, r) in rows.iter_mut().enumerate() {
+            r[i % 10] = 2.0;
+            r[3] = -80.0;
+        }
+        let x = Tensor::from_vec(rows.concat(), (64, 10), &Device::Cpu).unwrap();
+        let mut p = [0.1; 10];
+        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, 0.1, 3).unwrap().to_vec2().unwrap();
+        let col3: f64 = t.iter().map(|r| r[3]).sum();
+        assert!(col3 > 1.0, "code 3 gets images: {col3}");
+        assert!(t.iter().all(|r| (r.iter().sum::<f64>() - 1.0).abs() < 1e-12));
+        (p[9], p[0]) = (0.0, 0.2);
+        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, 0.1, 3).unwrap().to_vec2().unwrap();
+        assert!(t.iter().all(|r| r[9] == 0.0 && r.iter().all(|v| v.is_finite())));
     }
 }

@@ -28,6 +28,8 @@ struct Slot {
     name: String,
     var: Var,
     lr: f64,
+    /// The rate the slot was given (`new` or `add_group`), against `Adam::base`.
+    configured: f64,
     moments: Moments,
 }
 
@@ -99,6 +101,9 @@ impl InplaceOp2 for FusedAdam<'_> {
 pub struct Adam {
     slots: Vec<Slot>,
     params: AdamParams,
+    /// The base rate at construction: `set_learning_rate` scales each slot's configured
+    /// rate by `lr / base`, so a group's ratio survives any schedule, 0 included.
+    base: f64,
     step: u64,
 }
 
@@ -109,17 +114,17 @@ impl Adam {
             .into_iter()
             .map(|(name, var)| {
                 let moments = Moments::new(&var)?;
-                Ok(Slot { name, var, lr: params.lr, moments })
+                Ok(Slot { name, var, lr: params.lr, configured: params.lr, moments })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Adam { slots, params, step: 0 })
+        Ok(Adam { slots, params, base: params.lr, step: 0 })
     }
 
     /// Add `vars` with their own learning rate (the other hyper-parameters are shared).
     pub fn add_group(&mut self, vars: Vec<(String, Var)>, lr: f64) -> Result<()> {
         for (name, var) in vars {
             let moments = Moments::new(&var)?;
-            self.slots.push(Slot { name, var, lr, moments });
+            self.slots.push(Slot { name, var, lr, configured: lr, moments });
         }
         Ok(())
     }
@@ -250,9 +255,8 @@ impl candle_nn::Optimizer for Adam {
     }
 
     fn set_learning_rate(&mut self, lr: f64) {
-        let old = self.params.lr;
         for s in &mut self.slots {
-            s.lr = if old == 0.0 { lr } else { s.lr * (lr / old) };
+            s.lr = if self.base == 0.0 { lr } else { s.configured * (lr / self.base) };
         }
         self.params.lr = lr;
     }
@@ -332,6 +336,9 @@ mod tests {
         let var = |x: f32| Var::new(&[x], &Device::Cpu).unwrap();
         let mut opt = <Adam as Optimizer>::new(vec![var(1.0)], AdamParams { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 }).unwrap();
         opt.add_group(vec![("prior".into(), var(0.0))], 2e-3).unwrap();
+        // Through 0 and back (a warm-up): the group keeps its 10× rate.
+        opt.set_learning_rate(0.0);
+        assert_eq!(opt.rates()[1].1, 0.0);
         opt.set_learning_rate(1e-4);
         assert_eq!(opt.learning_rate(), 1e-4);
         let rates = opt.rates();

@@ -102,8 +102,8 @@ impl InfoGanMethod {
         Ok(d_val)
     }
 
-    /// The real-image terms of the G step — L_trans, L_ent, then the extension's EM,
-    /// marginal, floor and transport terms, on the batch and its transform — added to
+    /// The real-image terms of the G step — L_trans, L_ent, then the extension's transport
+    /// term and its EM, marginal and floor terms, on the batch and its transform — added to
     /// `total` in that order.
     fn real_terms(&mut self, x: &Tensor, mut total: Tensor) -> Result<(Tensor, RealTerms)> {
         let zero = Tensor::zeros((), candle_core::DType::F32, &self.device)?;

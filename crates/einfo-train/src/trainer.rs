@@ -167,15 +167,17 @@ impl Trainer<'_> {
         let (cfg, run_dir, device) = (self.cfg, self.run_dir, self.device);
         let log = TrainLog::open(run_dir, step, &header(method))?;
         crate::curve::truncate(run_dir, step)?;
-        self.events.emit(Event::FitStarted { method: cfg.method.clone(), step, total });
-        Ok(Duties {
+        let duties = Duties {
             log,
             evals: EpochEval::new(cfg, run_dir, device)?,
             probe: LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?,
             checkpoints: Checkpointer::new(run_dir, cfg, self.restored.clone())?,
             grid_z: grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?,
             events: self.events.clone(),
-        })
+        };
+        // Once the duties exist, so that their drop answers it with FitEnded.
+        self.events.emit(Event::FitStarted { method: cfg.method.clone(), step, total });
+        Ok(duties)
     }
 
     /// One step on a batch, its log row on logging steps, a checkpoint on the cadence.
