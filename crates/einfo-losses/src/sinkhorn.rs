@@ -20,7 +20,7 @@ use crate::error::{arg_err, dims2, same_shape, Result};
 pub fn sinkhorn_targets(logits: &Tensor, prior: &[f64], epsilon: f64, iters: usize) -> Result<Tensor> {
     let (b, k) = dims2("sinkhorn", "logits", logits)?;
     let total: f64 = prior.iter().sum();
-    if prior.len() != k || prior.iter().any(|p| !(p.is_finite() && *p >= 0.0)) || !(total > 0.0) {
+    if prior.len() != k || prior.iter().any(|p| !(p.is_finite() && *p >= 0.0)) || total <= 0.0 {
         return Err(arg_err("sinkhorn", format!("the prior must be {k} non-negative probabilities, not all 0, got {prior:?}")));
     }
     if !(epsilon.is_finite() && epsilon > 0.0) || iters == 0 {
