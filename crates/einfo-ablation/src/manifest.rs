@@ -57,7 +57,7 @@ impl Manifest {
         m.launches.push(launch);
         std::fs::create_dir_all(root).map_err(io_err(root))?;
         let text = serde_json::to_string_pretty(&m).expect("manifest serialises");
-        einfo_data::source::write_atomic(&Self::path(root), text.as_bytes()).map_err(|e| AblationError::Train(e.into()))
+        einfo_data::durable::write_atomic(&Self::path(root), text.as_bytes()).map_err(|e| AblationError::Train(e.into()))
     }
 }
 

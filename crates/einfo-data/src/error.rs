@@ -32,6 +32,9 @@ pub enum DataError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 
+    #[error(transparent)]
+    Write(#[from] crate::durable::WriteError),
+
     #[error("{}: {problem}", path.display())]
     Idx { path: PathBuf, problem: IdxProblem },
 

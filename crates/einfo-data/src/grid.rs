@@ -39,7 +39,7 @@ pub fn save_png(img: &GrayImage, path: &Path) -> Result<()> {
     }
     let mut bytes = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).map_err(|e| DataError::Image(format!("{}: {e}", path.display())))?;
-    crate::source::write_atomic(path, &bytes)
+    Ok(crate::durable::write_atomic(path, &bytes)?)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 
 pub mod batch;
 pub mod dataset;
+pub mod durable;
 pub mod error;
 pub mod grid;
 pub mod idx;

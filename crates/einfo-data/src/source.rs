@@ -183,51 +183,6 @@ pub fn read_verified(path: &Path, spec: &FileSpec) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A name no other writer in any process uses at the same time.
-fn unique_suffix() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}-{n}", std::process::id())
-}
-
-/// Write a file atomically and durably: a temporary file beside it, flushed to disk,
-/// renamed over `path`, then the directory flushed — so a reader, a crash or a power loss
-/// sees the old file or the new one, never a part. On failure the temporary file is
-/// removed and the error names `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", unique_suffix()));
-    let tmp = path.with_file_name(name);
-    let written = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(DataError::Io { path: path.into(), source: e });
-    }
-    sync_dir(path.parent().unwrap_or(Path::new(".")));
-    Ok(())
-}
-
-/// Flush a directory's entries to disk (after a rename into it). Best effort: some file
-/// systems refuse to open or sync a directory, and nothing is lost by skipping it there.
-pub fn sync_dir(dir: &Path) {
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-/// Is `name` a temporary file [`write_atomic`] leaves behind when it is killed mid-write?
-pub fn is_atomic_leftover(name: &str) -> bool {
-    name.rsplit_once(".tmp-")
-        .is_some_and(|(_, suffix)| suffix.split('-').count() == 2 && suffix.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-}
-
 /// Find `name` or `name.gz` in `dir`.
 fn find_in(dir: &Path, name: &str) -> Option<PathBuf> {
     [dir.join(name), dir.join(format!("{name}.gz"))].into_iter().find(|p| p.is_file())
@@ -252,7 +207,7 @@ fn import_dir(opts: &DataOptions, kind: DatasetKind, dir: &Path) -> Result<()> {
             ),
         })?;
         let bytes = read_verified(&path, spec)?;
-        write_atomic(&cache.join(spec.name), &bytes)?;
+        crate::durable::write_atomic(&cache.join(spec.name), &bytes)?;
     }
     Ok(())
 }
@@ -262,7 +217,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(opts: &DataOptions) -> Result<Self> {
-        let dir = opts.cache.join(format!(".scratch-{}", unique_suffix()));
+        let dir = opts.cache.join(format!(".scratch-{}", crate::durable::unique_suffix()));
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         Ok(Scratch(dir))
     }

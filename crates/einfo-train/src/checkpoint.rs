@@ -100,7 +100,7 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
         for e in std::fs::read_dir(&tmp).map_err(io_err(&final_dir))?.filter_map(|e| e.ok()) {
             std::fs::File::open(e.path()).and_then(|f| f.sync_all()).map_err(io_err(final_dir.join(e.file_name())))?;
         }
-        einfo_data::source::sync_dir(&tmp);
+        einfo_data::durable::sync_dir(&tmp);
         // Re-saving a step (a damaged one, or the end of a resumed run): the old directory
         // loses its state.json first, so a kill in between leaves the complete temporary one,
         // which the next start renames into place (run_dir::clean_leftovers).
@@ -109,7 +109,7 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
             std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
         }
         std::fs::rename(&tmp, &final_dir).map_err(io_err(&final_dir))?;
-        einfo_data::source::sync_dir(&dir);
+        einfo_data::durable::sync_dir(&dir);
         Ok(())
     })();
     if let Err(e) = written {

@@ -125,7 +125,7 @@ fn write(path: &Path, points: &[CurvePoint]) -> Result<()> {
         out.push_str(&p.row());
         out.push('\n');
     }
-    einfo_data::source::write_atomic(path, out.as_bytes())?;
+    einfo_data::durable::write_atomic(path, out.as_bytes())?;
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub enum TrainError {
     #[error("device '{0}' is not available: {1}")]
     Device(String, String),
     #[error(transparent)]
+    Write(#[from] einfo_data::durable::WriteError),
+    #[error(transparent)]
     Data(#[from] einfo_data::DataError),
     #[error(transparent)]
     Loss(#[from] einfo_losses::LossError),

@@ -345,6 +345,6 @@ fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &
         config: cfg,
     };
     let json = serde_json::to_string_pretty(&report).expect("report serialises");
-    einfo_data::source::write_atomic(&run_dir.join("metrics.json"), json.as_bytes())?;
+    einfo_data::durable::write_atomic(&run_dir.join("metrics.json"), json.as_bytes())?;
     Ok(report)
 }

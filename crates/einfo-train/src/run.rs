@@ -18,7 +18,7 @@ pub use crate::trainer::RunSummary;
 use crate::trainer::Trainer;
 
 fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
-    einfo_data::source::write_atomic(path, text.as_bytes())?;
+    einfo_data::durable::write_atomic(path, text.as_bytes())?;
     Ok(())
 }
 

@@ -101,7 +101,7 @@ fn einfo_file(name: &str) -> bool {
 /// A temporary file einfo's own atomic write of an einfo file leaves when killed — and
 /// nothing else: a user's `paper.tex.tmp-2024-06` is not one.
 fn einfo_leftover(name: &str) -> bool {
-    einfo_data::source::is_atomic_leftover(name) && name.rsplit_once(".tmp-").is_some_and(|(base, _)| einfo_file(base))
+    einfo_data::durable::is_atomic_leftover(name) && name.rsplit_once(".tmp-").is_some_and(|(base, _)| einfo_file(base))
 }
 
 fn einfo_made(name: &str) -> bool {
@@ -110,7 +110,7 @@ fn einfo_made(name: &str) -> bool {
 
 /// A file einfo writes into a checkpoint directory (or the temporary copy of one).
 fn checkpoint_file(name: &str) -> bool {
-    let base = if einfo_data::source::is_atomic_leftover(name) { name.rsplit_once(".tmp-").map_or(name, |(b, _)| b) } else { name };
+    let base = if einfo_data::durable::is_atomic_leftover(name) { name.rsplit_once(".tmp-").map_or(name, |(b, _)| b) } else { name };
     base.ends_with(".safetensors") || base == "state.json" || base == checkpoint::STATE_SHA || base == "config.toml"
 }
 

@@ -26,7 +26,7 @@ pub fn truncate_csv(path: &Path, step: u64) -> Result<()> {
         .map(|(_, l)| l)
         .collect();
     let out = if kept.is_empty() { String::new() } else { kept.join("\n") + "\n" };
-    einfo_data::source::write_atomic(path, out.as_bytes())?;
+    einfo_data::durable::write_atomic(path, out.as_bytes())?;
     Ok(())
 }
 
@@ -50,7 +50,7 @@ pub fn align_csv(path: &Path, header: &[String]) -> Result<()> {
         out.push_str(&row.join(","));
         out.push('\n');
     }
-    einfo_data::source::write_atomic(path, out.as_bytes())?;
+    einfo_data::durable::write_atomic(path, out.as_bytes())?;
     Ok(())
 }
 
