@@ -85,7 +85,7 @@ pub fn save(run: &Path, mut state: TrainState, config: &str, keep: usize, write_
         // Errors name the checkpoint, not its temporary directory.
         let named = |e: TrainError| TrainError::Checkpoint {
             path: final_dir.clone(),
-            detail: e.to_string().lines().next().unwrap_or("").replace(&format!("{}/", tmp.display()), "").replace(&tmp.display().to_string(), ""),
+            detail: crate::error::first_line(&e).replace(&format!("{}/", tmp.display()), "").replace(&tmp.display().to_string(), ""),
         };
         state.optimiser_steps = write_tensors(&tmp).map_err(named)?;
         if crate::signal::kill_in_checkpoint(state.step) {

@@ -235,7 +235,7 @@ pub fn restore_newest(method: &mut dyn Method, run: &Path, events: &Events) -> R
                 }
                 Err(e) if !ckpt.join("state.json").is_file() => drop(e), // rotated away meanwhile
                 Err(e) => {
-                    events.emit(Event::CheckpointSkipped { checkpoint: ckpt.clone(), why: one_line(&e.to_string()) });
+                    events.emit(Event::CheckpointSkipped { checkpoint: ckpt.clone(), why: crate::error::first_line(&e) });
                     first_err.get_or_insert(e);
                 }
             }
@@ -245,7 +245,7 @@ pub fn restore_newest(method: &mut dyn Method, run: &Path, events: &Events) -> R
             return match first_err {
                 Some(e) => Err(TrainError::Checkpoint {
                     path: run.into(),
-                    detail: format!("no checkpoint loads ({}); resume from an earlier copy of the run, or retrain it", one_line(&e.to_string())),
+                    detail: format!("no checkpoint loads ({}); resume from an earlier copy of the run, or retrain it", crate::error::first_line(&e)),
                 }),
                 None => Ok(None),
             };
@@ -265,10 +265,6 @@ pub fn check_against_checkpoint(run: &Path, cfg: &Config) -> Result<()> {
     let Some(text) = checkpoint::saved_config(&ckpt) else { return Ok(()) };
     let saved = Config::from_toml(&text, &ckpt.join("config.toml").display().to_string())?;
     check_resumable(&saved, cfg, run, &format!("the config its checkpoint {} was trained with (was config.toml edited? restore it)", ckpt.display()))
-}
-
-fn one_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").to_string()
 }
 
 /// A run directory's model at its newest checkpoint.

@@ -155,9 +155,7 @@ impl Config {
         self.validate_prior()?;
         self.validate_weights()?;
         self.validate_sizes()?;
-        self.augment
-            .validate()
-            .map_err(|e| TrainError::Config(format!("augment: {}", e.to_string().lines().next().unwrap_or("").trim_start_matches("augment: "))))?;
+        self.augment.validate().map_err(|e| TrainError::Config(format!("augment: {}", crate::error::first_line(&e).trim_start_matches("augment: "))))?;
         Ok(())
     }
 
@@ -280,7 +278,7 @@ impl Config {
     }
 
     fn validate_sizes(&self) -> Result<()> {
-        self.net.validate().map_err(|e| TrainError::Config(format!("net: {}", e.to_string().lines().next().unwrap_or(""))))?;
+        self.net.validate().map_err(|e| TrainError::Config(format!("net: {}", crate::error::first_line(&e))))?;
         let n = &self.net;
         let j = &self.jointvae.net;
         let sizes = [
