@@ -18,18 +18,24 @@ pub struct BenchResult {
     pub steps: usize,
 }
 
-pub fn bench_step(cfg: &Config, warmup: usize, steps: usize) -> Result<BenchResult> {
+/// The preset's method (uniform prior for the ground-truth one) and a random batch, after
+/// `warmup` untimed steps. Reading the terms back waits for the device, so a timed step is
+/// the whole step on a GPU too (on the CPU the values are already there).
+fn warmed_up(cfg: &Config, warmup: usize) -> Result<(Box<dyn crate::method::Method>, Tensor)> {
     let device = device_for(&cfg.train.device)?;
     let k = cfg.net.num_codes;
     let mut method = build_method(cfg, &vec![1.0 / k as f64; k], &device)?;
-    let b = cfg.train.batch_size;
     let n = cfg.net.image_size;
-    let x = Tensor::rand(-1f32, 1., (b, n, n, cfg.net.channels), &device)?;
-    // Reading the terms back waits for the device, so each timed step is the whole step
-    // on a GPU too (on the CPU the values are already there).
+    let x = Tensor::rand(-1f32, 1., (cfg.train.batch_size, n, n, cfg.net.channels), &device)?;
     for _ in 0..warmup {
         term_values(&method.step(&x)?)?;
     }
+    Ok((method, x))
+}
+
+pub fn bench_step(cfg: &Config, warmup: usize, steps: usize) -> Result<BenchResult> {
+    let (mut method, x) = warmed_up(cfg, warmup)?;
+    let b = cfg.train.batch_size;
     let mut times = Vec::with_capacity(steps);
     for _ in 0..steps.max(1) {
         let t = Instant::now();
@@ -54,14 +60,8 @@ pub struct StepProfile {
 }
 
 pub fn profile_step(cfg: &Config, warmup: usize, steps: usize) -> Result<StepProfile> {
-    let device = device_for(&cfg.train.device)?;
-    let k = cfg.net.num_codes;
-    let mut method = build_method(cfg, &vec![1.0 / k as f64; k], &device)?;
-    let (b, n) = (cfg.train.batch_size, cfg.net.image_size);
-    let x = Tensor::rand(-1f32, 1., (b, n, n, cfg.net.channels), &device)?;
-    for _ in 0..warmup {
-        term_values(&method.step(&x)?)?;
-    }
+    let (mut method, x) = warmed_up(cfg, warmup)?;
+    let b = cfg.train.batch_size;
     let steps = steps.max(1);
     einfo_tensor::profile::enable(true);
     let t = Instant::now();

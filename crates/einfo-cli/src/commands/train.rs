@@ -204,76 +204,76 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     Ok(())
 }
 
+/// What both benchmarks run: a preset's training step on random data.
+#[derive(Args)]
+pub struct StepArgs {
+    #[arg(long, default_value = "elastic")]
+    preset: String,
+    /// Timed steps (step: the median is reported; profile: the mean per step).
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Images per batch (default: the preset's, 64).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Override config fields.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl StepArgs {
+    /// The preset with `--batch`, `device` and the `--set`s applied.
+    fn config(&self, device: Option<&str>) -> Result<Config> {
+        let mut sets = self.sets.clone();
+        if let Some(d) = device {
+            sets.push(format!("train.device=\"{d}\""));
+        }
+        if let Some(b) = self.batch {
+            sets.push(format!("train.batch_size={b}"));
+        }
+        Ok(presets::load(&self.preset)?.with_overrides(&sets)?)
+    }
+}
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Training-step throughput of a preset (random data, batch from the config).
     Step {
-        #[arg(long, default_value = "elastic")]
-        preset: String,
-        /// Timed steps (the median is reported).
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
-        #[arg(long, default_value_t = 3)]
-        warmup: usize,
+        #[command(flatten)]
+        step: StepArgs,
         /// Device: cpu, cuda, cuda:N, metal (default: the preset's, cpu).
         #[arg(long)]
         device: Option<String>,
-        /// Images per batch (default: the preset's, 64).
-        #[arg(long)]
-        batch: Option<usize>,
-        /// Override config fields.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
     },
     /// Where a training step's time goes: per-op wall time (every GEMM by shape, im2col,
     /// col2im, BatchNorm, activations, augmentation, Adam) as Markdown tables.
     Profile {
-        #[arg(long, default_value = "elastic")]
-        preset: String,
-        /// Timed steps (the table gives the mean per step).
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
-        #[arg(long, default_value_t = 3)]
-        warmup: usize,
-        /// Images per batch (default: the preset's, 64).
-        #[arg(long)]
-        batch: Option<usize>,
-        /// Override config fields.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        step: StepArgs,
     },
 }
 
 pub fn bench(cmd: BenchCommand) -> Result<()> {
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     match cmd {
-        BenchCommand::Step { preset, steps, warmup, device, batch, mut sets } => {
-            if let Some(d) = device {
-                sets.push(format!("train.device=\"{d}\""));
-            }
-            if let Some(b) = batch {
-                sets.push(format!("train.batch_size={b}"));
-            }
-            let cfg = presets::load(&preset)?.with_overrides(&sets)?;
-            let r = einfo_train::bench::bench_step(&cfg, warmup, steps)?;
-            let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+        BenchCommand::Step { step, device } => {
+            let cfg = step.config(device.as_deref())?;
+            let r = einfo_train::bench::bench_step(&cfg, step.warmup, step.steps)?;
             println!("GEMM backend: {}", einfo_tensor::gemm::backend_name());
             println!(
-                "RESULT einfo preset={preset} device={} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
-                cfg.train.device, cfg.train.batch_size, r.median_step_s, r.images_per_s
+                "RESULT einfo preset={} device={} threads={threads} batch={} median_step_s={:.4} imgs_per_s={:.1}",
+                step.preset, cfg.train.device, cfg.train.batch_size, r.median_step_s, r.images_per_s
             );
             Ok(())
         }
-        BenchCommand::Profile { preset, steps, warmup, batch, mut sets } => {
-            if let Some(b) = batch {
-                sets.push(format!("train.batch_size={b}"));
-            }
-            let cfg = presets::load(&preset)?.with_overrides(&sets)?;
+        BenchCommand::Profile { step } => {
+            let cfg = step.config(None)?;
             if cfg.train.device != "cpu" {
                 bail!("bench profile times the CPU kernels: use --set train.device=\"cpu\" (the preset says {})", cfg.train.device);
             }
-            let p = einfo_train::bench::profile_step(&cfg, warmup, steps)?;
-            let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
-            println!("preset {preset}, {threads} threads, GEMM backend: {}\n", einfo_tensor::gemm::backend_name());
+            let p = einfo_train::bench::profile_step(&cfg, step.warmup, step.steps)?;
+            println!("preset {}, {threads} threads, GEMM backend: {}\n", step.preset, einfo_tensor::gemm::backend_name());
             print!("{}", p.markdown());
             Ok(())
         }
