@@ -8,19 +8,12 @@ use common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use einfo_train::signal::Stop;
-use einfo_train::{presets, train, Config, TrainError};
+use einfo_train::{train, Config, TrainError};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn tiny(steps: u64) -> Config {
-    let sets: Vec<String> = [
-        "data.counts=[20,20,20,20,20,20,20,20,20,20]".to_string(),
-        "train.batch_size=20".into(),
-        format!("train.max_steps={steps}"),
-        "eval.every_epochs=0".into(),
-    ]
-    .into();
-    presets::load("uniform").unwrap().with_overrides(&sets).unwrap()
+    tiny_uniform(steps, &[])
 }
 
 fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {

@@ -8,18 +8,10 @@ use common::*;
 use std::sync::{Arc, Mutex};
 
 use einfo_train::events::{Event, Events};
-use einfo_train::{presets, resume, train, Config, RunOptions};
+use einfo_train::{resume, train, Config, RunOptions};
 
 fn tiny(steps: u64) -> Config {
-    let sets: Vec<String> = [
-        "data.counts=[20,20,20,20,20,20,20,20,20,20]".to_string(),
-        "train.batch_size=20".into(),
-        format!("train.max_steps={steps}"),
-        "log.every_steps=2".into(),
-        "eval.every_epochs=0".into(),
-    ]
-    .into();
-    presets::load("uniform").unwrap().with_overrides(&sets).unwrap()
+    tiny_uniform(steps, &["log.every_steps=2"])
 }
 
 fn recording() -> (RunOptions, Arc<Mutex<Vec<Event>>>) {

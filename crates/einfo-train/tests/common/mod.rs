@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use einfo_data::DataOptions;
-use einfo_train::RunOptions;
+use einfo_train::{presets, Config, RunOptions};
 
 /// Run options on the shared data cache (`<repo>/data` unless `EINFO_CACHE` says), quiet.
 pub fn opts(force: bool) -> RunOptions {
@@ -27,4 +27,17 @@ pub fn final_tensors(run: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     files
+}
+
+/// A uniform-preset run of 10 classes × 20 images, batch 20, `steps` steps, no evaluation,
+/// with `extra` overrides after those.
+pub fn tiny_uniform(steps: u64, extra: &[&str]) -> Config {
+    let mut sets: Vec<String> = vec![
+        "data.counts=[20,20,20,20,20,20,20,20,20,20]".into(),
+        "train.batch_size=20".into(),
+        format!("train.max_steps={steps}"),
+        "eval.every_epochs=0".into(),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    presets::load("uniform").unwrap().with_overrides(&sets).unwrap()
 }
