@@ -252,6 +252,14 @@ pub enum BenchCommand {
         #[command(flatten)]
         step: StepArgs,
     },
+    /// Every GEMM backend this machine has (blas, rust, gemm) on the elastic step's
+    /// products, interleaved round by round; GFLOP/s and the median per-round ratio of the
+    /// `rust` kernel to each other backend, with the interquartile range of the ratios.
+    Gemm {
+        /// Rounds; each times every (shape, backend) once.
+        #[arg(long, default_value_t = 15)]
+        rounds: usize,
+    },
 }
 
 pub fn bench(cmd: BenchCommand) -> Result<()> {
@@ -277,5 +285,49 @@ pub fn bench(cmd: BenchCommand) -> Result<()> {
             print!("{}", p.markdown());
             Ok(())
         }
+        BenchCommand::Gemm { rounds } => bench_gemm(rounds, &threads),
     }
+}
+
+/// `einfo bench gemm`: the table of [`einfo_tensor::gemm::compare`].
+fn bench_gemm(rounds: usize, threads: &str) -> Result<()> {
+    use einfo_tensor::gemm::{available, compare, describe, Choice};
+    if rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    let backends = available();
+    let shapes = compare::ELASTIC_STEP;
+    let t = compare::interleaved(&shapes, &backends, rounds)?;
+    println!("{rounds} rounds, {threads} threads (RAYON_NUM_THREADS; OPENBLAS_NUM_THREADS for blas)");
+    for b in &backends {
+        println!("- {}: {}", b.env_name(), describe(*b));
+    }
+    let rust = backends.iter().position(|b| *b == Choice::Rust).expect("rust is always available");
+    let others: Vec<usize> = (0..backends.len()).filter(|&i| i != rust).collect();
+    let median = |xs: &[f64]| compare::quantile(xs, 0.5);
+    let ratio = |num: &[f64], den: &[f64]| {
+        // rust's speed over another's: the other's time over rust's, round by round.
+        let r: Vec<f64> = num.iter().zip(den).map(|(o, r)| o / r).collect();
+        format!("{:.2}× [{:.2}, {:.2}]", median(&r), compare::quantile(&r, 0.25), compare::quantile(&r, 0.75))
+    };
+    let mut head = "\n| product | calls/step |".to_string();
+    backends.iter().for_each(|b| head += &format!(" {} GFLOP/s |", b.env_name()));
+    others.iter().for_each(|&o| head += &format!(" rust vs {} |", backends[o].env_name()));
+    println!("{head}\n|{}", "---|".repeat(2 + backends.len() + others.len()));
+    let mut step = vec![vec![0.0; rounds]; backends.len()];
+    for (s, times) in shapes.iter().zip(&t) {
+        let mut row = format!("| {} | {} |", s.name(), s.calls);
+        times.iter().for_each(|ts| row += &format!(" {:.1} |", s.flops() / median(ts) / 1e9));
+        others.iter().for_each(|&o| row += &format!(" {} |", ratio(&times[o], &times[rust])));
+        println!("{row}");
+        for (bi, ts) in times.iter().enumerate() {
+            step[bi].iter_mut().zip(ts).for_each(|(acc, x)| *acc += s.calls as f64 * x);
+        }
+    }
+    let mut row = "| **the step's GEMMs** (calls × time) | – |".to_string();
+    let flops: f64 = shapes.iter().map(|s| s.calls as f64 * s.flops()).sum();
+    step.iter().for_each(|ts| row += &format!(" {:.1} |", flops / median(ts) / 1e9));
+    others.iter().for_each(|&o| row += &format!(" {} |", ratio(&step[o], &step[rust])));
+    println!("{row}");
+    Ok(())
 }
