@@ -203,6 +203,26 @@ fn resume_refuses_what_would_change_the_experiment_instead_of_looping() {
 }
 
 #[test]
+fn bench_gemm_times_every_backend_on_every_product_of_the_step() {
+    let dir = scratch("bench-gemm");
+    let o = einfo(&["bench", "gemm", "--rounds", "1"], &dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<Vec<&str>> =
+        out.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| product")).map(|l| l.split('|').map(str::trim).collect()).collect();
+    assert_eq!(rows.len(), 13, "twelve products and the step's total:\n{out}");
+    assert!(rows[0][1] == "NN m=64 n=1024 k=6272" && rows[12][1].contains("the step's GEMMs"), "{out}");
+    let backends = out.lines().filter(|l| l.starts_with("- ")).count();
+    assert!(out.contains("- gemm: gemm (pure Rust)") && backends >= 1, "{out}");
+    for r in &rows {
+        // | product | calls | one GFLOP/s per backend | a ratio per backend other than gemm |
+        assert_eq!(r.len(), 3 + 2 * backends, "{r:?}");
+        assert!(r[3..3 + backends].iter().all(|g| g.parse::<f64>().is_ok_and(|g| g > 0.0)), "{r:?}");
+    }
+    assert_one_line_error(&einfo(&["bench", "gemm", "--rounds", "0"], &dir), "--rounds must be at least 1");
+}
+
+#[test]
 fn bench_profile_accounts_for_the_whole_step() {
     let dir = scratch("bench-profile");
     let o = einfo(&["bench", "profile", "--steps", "2", "--warmup", "1", "--batch", "8"], &dir);

@@ -1,7 +1,8 @@
 //! The elastic step's largest GEMMs (batch 64; `einfo bench profile` lists them) on every
-//! backend this machine has, in one run: the system BLAS, einfo's own f32 kernel (`rust`)
-//! and the `gemm` crate. Threads: `RAYON_NUM_THREADS` (rust, gemm) and
-//! `OPENBLAS_NUM_THREADS` (blas); set both to compare like with like.
+//! backend this machine has, in one run: the system BLAS and the pure-Rust `gemm` crate.
+//! Threads: `RAYON_NUM_THREADS` (gemm) and `OPENBLAS_NUM_THREADS` (blas); set both to
+//! compare like with like. On a host whose speed drifts, `einfo bench gemm` (backends
+//! interleaved round by round) gives the steadier ratio.
 //!
 //! `cargo bench -p einfo-tensor --bench gemm`
 

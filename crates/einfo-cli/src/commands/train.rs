@@ -252,9 +252,9 @@ pub enum BenchCommand {
         #[command(flatten)]
         step: StepArgs,
     },
-    /// Every GEMM backend this machine has (blas, rust, gemm) on the elastic step's
-    /// products, interleaved round by round; GFLOP/s and the median per-round ratio of the
-    /// `rust` kernel to each other backend, with the interquartile range of the ratios.
+    /// Every GEMM backend this machine has (blas, gemm) on the elastic step's products,
+    /// interleaved round by round; GFLOP/s and the median per-round speed ratio of the
+    /// pure-Rust `gemm` to the BLAS, with the interquartile range of the ratios.
     Gemm {
         /// Rounds; each times every (shape, backend) once.
         #[arg(long, default_value_t = 15)]
@@ -302,23 +302,23 @@ fn bench_gemm(rounds: usize, threads: &str) -> Result<()> {
     for b in &backends {
         println!("- {}: {}", b.env_name(), describe(*b));
     }
-    let rust = backends.iter().position(|b| *b == Choice::Rust).expect("rust is always available");
-    let others: Vec<usize> = (0..backends.len()).filter(|&i| i != rust).collect();
+    let pure = backends.iter().position(|b| *b == Choice::Crate).expect("the gemm crate is always available");
+    let others: Vec<usize> = (0..backends.len()).filter(|&i| i != pure).collect();
     let median = |xs: &[f64]| compare::quantile(xs, 0.5);
     let ratio = |num: &[f64], den: &[f64]| {
-        // rust's speed over another's: the other's time over rust's, round by round.
+        // gemm's speed over another's: the other's time over gemm's, round by round.
         let r: Vec<f64> = num.iter().zip(den).map(|(o, r)| o / r).collect();
         format!("{:.2}× [{:.2}, {:.2}]", median(&r), compare::quantile(&r, 0.25), compare::quantile(&r, 0.75))
     };
     let mut head = "\n| product | calls/step |".to_string();
     backends.iter().for_each(|b| head += &format!(" {} GFLOP/s |", b.env_name()));
-    others.iter().for_each(|&o| head += &format!(" rust vs {} |", backends[o].env_name()));
+    others.iter().for_each(|&o| head += &format!(" gemm vs {} |", backends[o].env_name()));
     println!("{head}\n|{}", "---|".repeat(2 + backends.len() + others.len()));
     let mut step = vec![vec![0.0; rounds]; backends.len()];
     for (s, times) in shapes.iter().zip(&t) {
         let mut row = format!("| {} | {} |", s.name(), s.calls);
         times.iter().for_each(|ts| row += &format!(" {:.1} |", s.flops() / median(ts) / 1e9));
-        others.iter().for_each(|&o| row += &format!(" {} |", ratio(&times[o], &times[rust])));
+        others.iter().for_each(|&o| row += &format!(" {} |", ratio(&times[o], &times[pure])));
         println!("{row}");
         for (bi, ts) in times.iter().enumerate() {
             step[bi].iter_mut().zip(ts).for_each(|(acc, x)| *acc += s.calls as f64 * x);
@@ -327,7 +327,7 @@ fn bench_gemm(rounds: usize, threads: &str) -> Result<()> {
     let mut row = "| **the step's GEMMs** (calls × time) | – |".to_string();
     let flops: f64 = shapes.iter().map(|s| s.calls as f64 * s.flops()).sum();
     step.iter().for_each(|ts| row += &format!(" {:.1} |", flops / median(ts) / 1e9));
-    others.iter().for_each(|&o| row += &format!(" {} |", ratio(&step[o], &step[rust])));
+    others.iter().for_each(|&o| row += &format!(" {} |", ratio(&step[o], &step[pure])));
     println!("{row}");
     Ok(())
 }

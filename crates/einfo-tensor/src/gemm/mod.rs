@@ -2,19 +2,19 @@
 //!
 //! - `blas`: a system BLAS (OpenBLAS, BLIS or MKL, found at run time with `dlopen`, so
 //!   nothing is needed at build time; [`blas`]);
-//! - `rust`: einfo's own f32 GEMM ([`native`]: BLIS's blocking around an AVX2 + FMA
-//!   register tile) on CPUs that have AVX2 and FMA, the `gemm` crate (candle's own) for
-//!   f64 and on other CPUs;
-//! - `gemm`: the `gemm` crate for everything (the pure-Rust path before einfo had its own).
+//! - `gemm`: the pure-Rust `gemm` crate (candle's own).
 //!
-//! `EINFO_GEMM=blas|rust|gemm` forces one (`blas` errors if no library is found); unset
-//! picks `blas` when a library is found, else `rust`. `EINFO_BLAS=/path/lib.so` names a
-//! library to try first. Debian/Ubuntu: `apt-get install libopenblas0`.
+//! `EINFO_GEMM=blas|gemm` forces one (`blas` errors if no library is found); unset picks
+//! `blas` when a library is found, else `gemm`. `EINFO_BLAS=/path/lib.so` names a library
+//! to try first. Debian/Ubuntu: `apt-get install libopenblas0`.
+//!
+//! einfo's own AVX2 + FMA f32 kernel (BLIS blocking around a 6×16 register tile) was
+//! measured against both and removed: at parity on the project's AVX2 machine
+//! (`experiments/bench/results/gemm-backends-epyc.txt`; the code is at the git tag
+//! `experiment/avx2-sgemm`, commit 715624d).
 
 pub mod blas;
 pub mod compare;
-pub mod kernel;
-pub mod native;
 
 use std::sync::OnceLock;
 
@@ -26,7 +26,6 @@ use blas::{load_blas, Blas};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
     Blas,
-    Rust,
     Crate,
 }
 
@@ -35,7 +34,6 @@ impl Choice {
     pub fn env_name(self) -> &'static str {
         match self {
             Choice::Blas => "blas",
-            Choice::Rust => "rust",
             Choice::Crate => "gemm",
         }
     }
@@ -52,13 +50,12 @@ fn system_blas() -> Option<&'static Blas> {
 pub fn choice() -> Result<Choice> {
     let c = CHOICE.get_or_init(|| match std::env::var("EINFO_GEMM").as_deref() {
         Ok("gemm") => Ok(Choice::Crate),
-        Ok("rust") => Ok(Choice::Rust),
         Ok("blas") => system_blas().map(|_| Choice::Blas).ok_or_else(|| {
             "EINFO_GEMM=blas but no BLAS library was found: install one (Debian: apt-get install libopenblas0) or set EINFO_BLAS=/path/to/libopenblas.so"
                 .to_string()
         }),
-        Ok("") | Err(_) => Ok(if system_blas().is_some() { Choice::Blas } else { Choice::Rust }),
-        Ok(other) => Err(format!("EINFO_GEMM={other} is not a backend: use blas, rust or gemm")),
+        Ok("") | Err(_) => Ok(if system_blas().is_some() { Choice::Blas } else { Choice::Crate }),
+        Ok(other) => Err(format!("EINFO_GEMM={other} is not a backend: use blas or gemm")),
     });
     match c {
         Ok(c) => Ok(*c),
@@ -68,7 +65,7 @@ pub fn choice() -> Result<Choice> {
 
 /// The backends this machine can run, for benchmarks that compare them in one process.
 pub fn available() -> Vec<Choice> {
-    let mut v = vec![Choice::Rust, Choice::Crate];
+    let mut v = vec![Choice::Crate];
     if system_blas().is_some() {
         v.insert(0, Choice::Blas);
     }
@@ -76,13 +73,11 @@ pub fn available() -> Vec<Choice> {
 }
 
 /// A backend's name as `einfo bench` prints it, e.g. `blas (libopenblas.so.0, Haswell
-/// kernels)` or `rust (einfo AVX2 + FMA kernel; f64: gemm crate)`.
+/// kernels)` or `gemm (pure Rust)`.
 pub fn describe(c: Choice) -> String {
     match c {
         Choice::Blas => format!("blas ({})", system_blas().map_or("none found", |b| b.name.as_str())),
-        Choice::Rust if kernel::supported() => "rust (einfo AVX2 + FMA kernel; f64: gemm crate)".into(),
-        Choice::Rust => "rust (no AVX2 + FMA here: gemm crate)".into(),
-        Choice::Crate => "gemm (pure-Rust gemm crate)".into(),
+        Choice::Crate => "gemm (pure Rust)".into(),
     }
 }
 
@@ -101,9 +96,6 @@ pub trait GemmElem: Copy + Send + Sync + 'static + num_traits_lite::Zero {
     /// as CBLAS `?gemm` requires.
     #[allow(clippy::too_many_arguments)]
     unsafe fn blas(b: &Blas, ta: i32, tb: i32, m: i32, n: i32, k: i32, a: *const Self, lda: i32, bp: *const Self, ldb: i32, beta: Self, c: *mut Self, ldc: i32);
-    /// einfo's own kernel, when it covers this type and CPU; `false` when it does not.
-    #[allow(clippy::too_many_arguments)]
-    fn native(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[Self], b: &[Self], c: &mut [Self], accumulate: bool, threads: usize) -> bool;
     fn one() -> Self;
 }
 
@@ -127,16 +119,6 @@ impl GemmElem for f32 {
     unsafe fn blas(b: &Blas, ta: i32, tb: i32, m: i32, n: i32, k: i32, a: *const f32, lda: i32, bp: *const f32, ldb: i32, beta: f32, c: *mut f32, ldc: i32) {
         (b.sgemm)(101, ta, tb, m, n, k, 1.0, a, lda, bp, ldb, beta, c, ldc)
     }
-    fn native(ta: bool, tb: bool, m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32], accumulate: bool, threads: usize) -> bool {
-        static SUPPORTED: OnceLock<bool> = OnceLock::new();
-        if !*SUPPORTED.get_or_init(kernel::supported) {
-            return false;
-        }
-        let a = native::Operand { data: a, rows: m, cols: k, transposed: ta };
-        let b = native::Operand { data: b, rows: k, cols: n, transposed: tb };
-        native::sgemm(a, b, c, accumulate, threads);
-        true
-    }
     fn one() -> Self {
         1.0
     }
@@ -145,9 +127,6 @@ impl GemmElem for f32 {
 impl GemmElem for f64 {
     unsafe fn blas(b: &Blas, ta: i32, tb: i32, m: i32, n: i32, k: i32, a: *const f64, lda: i32, bp: *const f64, ldb: i32, beta: f64, c: *mut f64, ldc: i32) {
         (b.dgemm)(101, ta, tb, m, n, k, 1.0, a, lda, bp, ldb, beta, c, ldc)
-    }
-    fn native(_: bool, _: bool, _: usize, _: usize, _: usize, _: &[f64], _: &[f64], _: &mut [f64], _: bool, _: usize) -> bool {
-        false
     }
     fn one() -> Self {
         1.0
@@ -184,8 +163,7 @@ pub fn gemm_on<T: GemmElem>(on: Choice, ta: bool, tb: bool, m: usize, n: usize, 
             let Some(blas) = system_blas() else { bail!("gemm: no BLAS library was found") };
             call_blas(blas, ta, tb, m, n, k, a, b, c, accumulate)
         }
-        Choice::Rust if T::native(ta, tb, m, n, k, a, b, c, accumulate, threads) => Ok(()),
-        Choice::Rust | Choice::Crate => {
+        Choice::Crate => {
             call_crate(ta, tb, m, n, k, a, b, c, accumulate, threads);
             Ok(())
         }
