@@ -298,7 +298,7 @@ fn bench_gemm(rounds: usize, threads: &str) -> Result<()> {
     let backends = available();
     let shapes = compare::ELASTIC_STEP;
     let t = compare::interleaved(&shapes, &backends, rounds)?;
-    println!("{rounds} rounds, {threads} threads (RAYON_NUM_THREADS; OPENBLAS_NUM_THREADS for blas)");
+    println!("{rounds} rounds, {threads} threads (RAYON_NUM_THREADS; the BLAS follows it unless OPENBLAS_NUM_THREADS or MKL_NUM_THREADS is set)");
     for b in &backends {
         println!("- {}: {}", b.env_name(), describe(*b));
     }
