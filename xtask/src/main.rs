@@ -1,21 +1,18 @@
-//! `cargo xtask …`: the ablation matrix (run, status, aggregate), thin over `einfo-ablation`,
-//! and the CUDA build (`cuda.rs`).
+//! `cargo xtask …`: the ablation matrix (run: `launch.rs`; status, aggregate), thin over
+//! `einfo-ablation`, and the CUDA build (`cuda.rs`).
 
 mod cuda;
 mod cuda_inputs;
+mod launch;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
-use einfo_ablation::local::{freeze_binary, run_local, sibling_einfo, LocalOptions};
-use einfo_ablation::manifest::{now_unix, Launch, Manifest};
-use einfo_ablation::matrix::Schedules;
-use einfo_ablation::slurm::SlurmOptions;
+use einfo_ablation::manifest::Manifest;
 use einfo_ablation::status::{statuses, Status};
-use einfo_ablation::{Matrix, Profile};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "einfo's ablation matrix: run it, watch it, aggregate it")]
@@ -143,158 +140,9 @@ struct RunArgs {
     compute_cap: u32,
 }
 
-fn matrix(a: &RunArgs) -> Result<Matrix> {
-    let profile: Profile = a.profile.parse()?;
-    let mut budget = profile.budget();
-    if let Some(e) = a.epochs {
-        budget.epochs = e;
-        budget.max_steps = None;
-    }
-    if let Some(s) = a.max_steps {
-        budget.max_steps = Some(s);
-    }
-    if let Some(e) = a.eval_every {
-        budget.eval_every_epochs = e;
-    }
-    if let Some(d) = &a.device {
-        budget.device = d.clone();
-    }
-    if let Some(d) = &a.dataset {
-        let kind: einfo_data::DatasetKind = d.parse()?;
-        budget.dataset = kind.name().to_string();
-    }
-    if let Some(s) = &a.schedules {
-        budget.schedules = match s.as_str() {
-            "paper" => Schedules::Paper,
-            "budget" => Schedules::Budget,
-            other => bail!("--schedules {other}: choose paper or budget"),
-        };
-    }
-    let m = Matrix {
-        root: a.root.clone(),
-        methods: if a.methods.is_empty() { einfo_train::presets::PAPER_METHODS.iter().map(|s| s.to_string()).collect() } else { a.methods.clone() },
-        splits: if a.splits.is_empty() { profile.splits() } else { a.splits.clone() },
-        seeds: if a.seeds.is_empty() { profile.seeds() } else { a.seeds.clone() },
-        budget,
-    };
-    m.validate()?;
-    Ok(m)
-}
-
-/// Build the einfo binary (release, with the device's feature) next to this one; CUDA
-/// builds go through `build-cuda` (its pinned toolchain).
-fn build_einfo(device: &str, compute_cap: u32) -> Result<PathBuf> {
-    if device.starts_with("cuda") {
-        let args = cuda::BuildCudaArgs { compute_cap, ..Default::default() };
-        return cuda::build_cuda(&args)?.context("build-cuda produced no binary");
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "-p", "einfo-cli"]);
-    if device == "metal" {
-        cmd.args(["--features", "metal"]);
-    }
-    let st = cmd.status().context("running cargo build")?;
-    if !st.success() {
-        bail!("building einfo failed");
-    }
-    Ok(sibling_einfo(&std::env::current_exe()?))
-}
-
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("cargo xtask {}", args.join(" "))
-}
-
-fn run_ablations(a: RunArgs) -> Result<()> {
-    let m = matrix(&a)?;
-    let cells = m.select(&a.only)?;
-    let slurm = match a.launcher.as_str() {
-        "local" => false,
-        "slurm" => true,
-        other => bail!("--launcher {other}: choose local or slurm"),
-    };
-    // Finished cells are never run again; with Slurm, neither are cells still queued.
-    let queued = if slurm && !a.dry_run { einfo_ablation::slurm::queue(&m.root)? } else { BTreeMap::new() };
-    let todo: Vec<_> = einfo_ablation::local::unfinished(&m, &cells)?.into_iter().filter(|c| !queued.contains_key(&c.id())).collect();
-    let commit = a.commit.clone().or_else(einfo_train::eval::git_commit).unwrap_or_else(|| "unknown".into());
-    let slurm_opts = |einfo: PathBuf| -> Result<SlurmOptions> {
-        Ok(SlurmOptions {
-            einfo,
-            partition: a.partition.clone(),
-            time: a.time.clone(),
-            cpus_per_task: a.cpus_per_task,
-            gpus_per_task: a.gpus_per_task,
-            throttle: a.throttle,
-            commit: commit.clone(),
-            workdir: std::env::current_dir()?,
-        })
-    };
-    if a.dry_run {
-        if slurm {
-            let einfo = m.root.join("bin").join(format!("einfo-{commit}"));
-            print!("{}", einfo_ablation::slurm::batch_script(&m, &todo, &slurm_opts(einfo)?)?);
-        } else {
-            for c in &todo {
-                println!("{}: einfo {}", c.id(), m.cell_args(c).join(" "));
-            }
-        }
-        return Ok(());
-    }
-    println!(
-        "{} cell(s) in the matrix, {} to run{} (profile {}, {} epoch(s){})",
-        cells.len(),
-        todo.len(),
-        if queued.is_empty() { String::new() } else { format!(", {} still queued", queued.len()) },
-        a.profile,
-        m.budget.epochs,
-        m.budget.max_steps.map_or(String::new(), |s| format!(", ≤ {s} steps"))
-    );
-    if todo.is_empty() {
-        return Ok(());
-    }
-    let built = match &a.einfo {
-        Some(p) if p.is_file() => p.clone(),
-        Some(p) => bail!("--einfo {}: no such file", p.display()),
-        None => build_einfo(&m.budget.device, a.compute_cap)?,
-    };
-    let einfo = freeze_binary(&built, &m.root, &commit)?;
-    let mut launch = Launch {
-        launcher: a.launcher.clone(),
-        command: command_line(),
-        git_commit: Some(commit.clone()),
-        unix_time: now_unix(),
-        matrix: m.clone(),
-        cells: todo.iter().map(|c| c.id()).collect(),
-        slurm_job: None,
-        jobs: None,
-        threads_per_cell: None,
-    };
-    if slurm {
-        let sub = einfo_ablation::slurm::submit(&m, &todo, &slurm_opts(std::path::absolute(&einfo)?)?)?;
-        println!("submitted job array {} ({} task(s)); script {}", sub.job_id, sub.cells.len(), sub.script.display());
-        println!("watch it with: cargo xtask ablations-status --root {}", m.root.display());
-        launch.slurm_job = Some(sub.job_id);
-        launch.threads_per_cell = Some(a.cpus_per_task);
-        Manifest::record(&m.root, launch)?;
-        return Ok(());
-    }
-    let env = vec![("EINFO_GIT_COMMIT".to_string(), commit)];
-    let opts = LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env, stop: einfo_train::signal::Stop::new(&STOP) };
-    launch.jobs = Some(a.jobs);
-    launch.threads_per_cell = Some(einfo_ablation::local::threads_per_cell(&opts));
-    Manifest::record(&m.root, launch)?;
-    // From here a signal stops the launch: each running cell is told once and checkpoints.
-    einfo_train::signal::install(&STOP, einfo_train::signal::Repeat::Ignore);
-    let report = run_local(&m, &cells, &opts)?;
-    if opts.stop.requested() {
-        bail!("stopped: {} cell(s) finished, the interrupted ones checkpointed; run the same command again to continue", report.finished.len());
-    }
-    println!("{} finished, {} skipped, {} failed", report.finished.len(), report.skipped.len(), report.failed.len());
-    if !report.failed.is_empty() {
-        return Err(einfo_ablation::AblationError::CellsFailed(report.failed).into());
-    }
-    Ok(())
 }
 
 fn plot_prior(runs: &[String], out: &std::path::Path) -> Result<()> {
@@ -348,7 +196,7 @@ static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
-        Cmd::RunAblations(a) => run_ablations(*a),
+        Cmd::RunAblations(a) => launch::run_ablations(*a),
         Cmd::AblationsStatus { root } => status(root),
         Cmd::BuildCuda(a) => cuda::build_cuda(&a).map(|_| ()),
         Cmd::PlotPrior { runs, out } => plot_prior(&runs, &out),

@@ -62,7 +62,35 @@ pub fn draw(results: &[CellResult], rows: &[Row], path: &Path) -> Result<bool, S
     if panels.is_empty() {
         return Ok(false);
     }
-    // One x range for every panel, holding 0, every cell's difference and every interval.
+    let x = x_range(&panels);
+    let total: u32 = panels.iter().enumerate().map(|(k, (_, lines))| panel_height(lines.len(), k == 0)).sum();
+    let root = SVGBackend::new(path, (760, total)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut rest = root.clone();
+    for (k, (reference, lines)) in panels.iter().enumerate() {
+        let (area, below) = rest.split_vertically(panel_height(lines.len(), k == 0));
+        rest = below;
+        draw_panel(&area, reference, lines, x, k == 0)?;
+    }
+    root.present().map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+/// Legend rows above the first panel's methods.
+fn band(first: bool) -> f64 {
+    if first {
+        LEGEND_ROWS
+    } else {
+        0.0
+    }
+}
+
+fn panel_height(n: usize, first: bool) -> u32 {
+    90 + LINE_PX * n as u32 + (LINE_PX as f64 * band(first)) as u32
+}
+
+/// One x range for every panel, holding 0, every cell's difference and every interval.
+fn x_range(panels: &[(&'static str, Vec<Line>)]) -> (f64, f64) {
     let (mut lo, mut hi) = (0.0f64, 0.0f64);
     for (d, p) in panels.iter().flat_map(|(_, lines)| lines.iter().flat_map(|l| [Some(&l.cell), l.split.as_ref()])).flatten() {
         for v in d.iter().copied().chain([p.diff.lo, p.diff.hi]).filter(|v| v.is_finite()) {
@@ -71,64 +99,62 @@ pub fn draw(results: &[CellResult], rows: &[Row], path: &Path) -> Result<bool, S
         }
     }
     let pad = 0.05 * (hi - lo).max(0.1);
-    let (lo, hi) = (lo - pad, hi + pad);
-    let band = |first: bool| if first { LEGEND_ROWS } else { 0.0 };
-    let height = |n: usize, first: bool| 90 + LINE_PX * n as u32 + (LINE_PX as f64 * band(first)) as u32;
-    let total: u32 = panels.iter().enumerate().map(|(k, (_, lines))| height(lines.len(), k == 0)).sum();
-    let root = SVGBackend::new(path, (760, total)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let mut rest = root.clone();
-    for (k, (reference, lines)) in panels.iter().enumerate() {
-        let first = k == 0;
-        let (area, below) = rest.split_vertically(height(lines.len(), first));
-        rest = below;
-        let n = lines.len();
-        let mut chart = ChartBuilder::on(&area)
-            .caption(format!("NMI: method − {reference}, paired"), ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(190)
-            .build_cartesian_2d(lo..hi, -0.6f64..(n as f64 - 0.4 + band(first)))
-            .map_err(|e| e.to_string())?;
-        // Line i sits at y = n - 1 - i (the table's first method on top).
-        let label = |y: &f64| {
-            let k = y.round();
-            if (y - k).abs() > 1e-6 || k < 0.0 || k >= n as f64 {
-                return String::new();
-            }
-            lines[n - 1 - k as usize].label.clone()
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .x_label_formatter(&|x| if x.abs() < 1e-9 { "0".into() } else { format!("{x:+.2}") })
-            .y_labels(n + 3)
-            .y_label_formatter(&label)
-            .x_desc(format!("Δ NMI vs {reference}"))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart.draw_series(LineSeries::new([(0.0, -0.6), (0.0, n as f64 - 0.4)], BLACK.mix(0.5))).map_err(|e| e.to_string())?;
-        for (i, line) in lines.iter().enumerate() {
-            let y = (n - 1 - i) as f64;
-            let (diffs, _) = &line.cell;
-            chart.draw_series(diffs.iter().map(|&d| Circle::new((d, y + 0.14), 3, GREY.mix(0.7).filled()))).map_err(|e| e.to_string())?;
-            for (unit, paired, dy, c) in [(Unit::Cell, Some(&line.cell), 0.0, color(0)), (Unit::Split, line.split.as_ref(), -SPLIT_OFFSET, color(1))] {
-                let Some((_, p)) = paired else { continue };
-                if p.diff.n >= 2 {
-                    chart.draw_series([PathElement::new(vec![(p.diff.lo, y + dy), (p.diff.hi, y + dy)], c.stroke_width(3))]).map_err(|e| e.to_string())?;
-                }
-                let at = (p.diff.mean, y + dy);
-                match unit {
-                    Unit::Cell => chart.draw_series([Circle::new(at, 5, c.filled())]),
-                    Unit::Split => chart.draw_series([TriangleMarker::new(at, 6, c.filled())]),
-                }
-                .map_err(|e| e.to_string())?;
-            }
+    (lo - pad, hi + pad)
+}
+
+/// One reference's panel: a line per method, the first panel with the legend.
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    reference: &str,
+    lines: &[Line],
+    (lo, hi): (f64, f64),
+    first: bool,
+) -> Result<(), String> {
+    let n = lines.len();
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("NMI: method − {reference}, paired"), ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(190)
+        .build_cartesian_2d(lo..hi, -0.6f64..(n as f64 - 0.4 + band(first)))
+        .map_err(|e| e.to_string())?;
+    // Line i sits at y = n - 1 - i (the table's first method on top).
+    let label = |y: &f64| {
+        let k = y.round();
+        if (y - k).abs() > 1e-6 || k < 0.0 || k >= n as f64 {
+            return String::new();
         }
-        if !first {
-            continue;
+        lines[n - 1 - k as usize].label.clone()
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&|x| if x.abs() < 1e-9 { "0".into() } else { format!("{x:+.2}") })
+        .y_labels(n + 3)
+        .y_label_formatter(&label)
+        .x_desc(format!("Δ NMI vs {reference}"))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart.draw_series(LineSeries::new([(0.0, -0.6), (0.0, n as f64 - 0.4)], BLACK.mix(0.5))).map_err(|e| e.to_string())?;
+    for (i, line) in lines.iter().enumerate() {
+        let y = (n - 1 - i) as f64;
+        let (diffs, _) = &line.cell;
+        chart.draw_series(diffs.iter().map(|&d| Circle::new((d, y + 0.14), 3, GREY.mix(0.7).filled()))).map_err(|e| e.to_string())?;
+        for (unit, paired, dy, c) in [(Unit::Cell, Some(&line.cell), 0.0, color(0)), (Unit::Split, line.split.as_ref(), -SPLIT_OFFSET, color(1))] {
+            let Some((_, p)) = paired else { continue };
+            if p.diff.n >= 2 {
+                chart.draw_series([PathElement::new(vec![(p.diff.lo, y + dy), (p.diff.hi, y + dy)], c.stroke_width(3))]).map_err(|e| e.to_string())?;
+            }
+            let at = (p.diff.mean, y + dy);
+            match unit {
+                Unit::Cell => chart.draw_series([Circle::new(at, 5, c.filled())]),
+                Unit::Split => chart.draw_series([TriangleMarker::new(at, 6, c.filled())]),
+            }
+            .map_err(|e| e.to_string())?;
         }
+    }
+    if first {
         // Legend entries, on the first panel's top band (empty series carry only the label).
         let entries = [("mean over cells, 95% interval", 0), ("mean over splits (seeds averaged), 95% interval", 1), ("one cell", 2)];
         for (text, kind) in entries {
@@ -140,6 +166,5 @@ pub fn draw(results: &[CellResult], rows: &[Row], path: &Path) -> Result<bool, S
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
-    root.present().map_err(|e| e.to_string())?;
-    Ok(true)
+    Ok(())
 }
