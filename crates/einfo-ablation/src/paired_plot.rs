@@ -155,16 +155,22 @@ fn draw_panel(
         }
     }
     if first {
-        // Legend entries, on the first panel's top band (empty series carry only the label).
-        let entries = [("mean over cells, 95% interval", 0), ("mean over splits (seeds averaged), 95% interval", 1), ("one cell", 2)];
-        for (text, kind) in entries {
-            chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()).map_err(|e| e.to_string())?.label(text).legend(move |(x, y)| match kind {
-                0 => Circle::new((x + 5, y), 5, color(0).filled()).into_dyn(),
-                1 => TriangleMarker::new((x + 5, y), 6, color(1).filled()).into_dyn(),
-                _ => Circle::new((x + 5, y), 3, GREY.filled()).into_dyn(),
-            });
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        draw_legend(&mut chart)?;
     }
     Ok(())
+}
+
+/// The legend, on the first panel's top band (empty series carry only the labels).
+fn draw_legend<'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+) -> Result<(), String> {
+    let entries = [("mean over cells, 95% interval", 0), ("mean over splits (seeds averaged), 95% interval", 1), ("one cell", 2)];
+    for (text, kind) in entries {
+        chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()).map_err(|e| e.to_string())?.label(text).legend(move |(x, y)| match kind {
+            0 => Circle::new((x + 5, y), 5, color(0).filled()).into_dyn(),
+            1 => TriangleMarker::new((x + 5, y), 6, color(1).filled()).into_dyn(),
+            _ => Circle::new((x + 5, y), 3, GREY.filled()).into_dyn(),
+        });
+    }
+    legend(chart, SeriesLabelPosition::UpperRight)
 }
