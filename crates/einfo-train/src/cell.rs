@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{Result, TrainError};
-use crate::eval::{evaluate_planned, EvalOptions, EvalReport};
+use crate::eval::{evaluate_planned, report_planned, EvalOptions, EvalReport};
 use crate::plan::RunPlan;
 use crate::run::{run_on, train_planned, RunOptions};
 use crate::run_dir::RunLock;
@@ -87,6 +87,11 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
     if summary.interrupted {
         return Err(TrainError::Interrupted(dir.into()));
     }
-    let report = evaluate_planned(&plan, &EvalOptions { stop: opts.stop, events: opts.events.clone(), ..Default::default() })?;
+    // The schedule's evaluation of the final step is the cell's; a run whose final step had
+    // none (no schedule, a budget off an epoch's end, a resume after it) is measured now.
+    let report = match summary.final_eval.as_deref() {
+        Some(at) => report_planned(&plan, at)?,
+        None => evaluate_planned(&plan, &EvalOptions { stop: opts.stop, events: opts.events.clone(), ..Default::default() })?,
+    };
     Ok(CellOutcome::Ran { from_step, report: Box::new(report) })
 }

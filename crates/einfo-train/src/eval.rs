@@ -304,6 +304,23 @@ pub fn evaluate_planned(plan: &RunPlan, opts: &EvalOptions) -> Result<EvalReport
     report(&plan.run_dir, run, &plan.data, &plan.split, opts)
 }
 
+/// What the protocol measured of a run at one of its positions.
+#[derive(Debug, Clone)]
+pub struct MeasuredAt {
+    pub step: u64,
+    pub epoch: u64,
+    pub measurement: Measurement,
+}
+
+/// `metrics.json` for the measurement the training loop made of the run's final step on
+/// its schedule: the same protocol, `[eval]` settings and classifier as
+/// [`evaluate_planned`] with default options, on the same weights (the final checkpoint holds
+/// the model that was measured), so the cell does not measure it a second time.
+pub fn report_planned(plan: &RunPlan, at: &MeasuredAt) -> Result<EvalReport> {
+    let classifier = load_classifier(&plan.cfg, None, &plan.device)?;
+    write_report(&plan.run_dir, &plan.cfg, &plan.split, &plan.cfg.eval, &classifier, at)
+}
+
 /// Measure a loaded run, add the point to its `eval.csv` and write its `metrics.json`.
 fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &EvalOptions) -> Result<EvalReport> {
     let (cfg, state, device) = (run.cfg, run.state, run.device);
@@ -312,13 +329,19 @@ fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &
     settings.seed = opts.seed.unwrap_or(settings.seed);
     settings.real_images = opts.real_images.unwrap_or(settings.real_images);
     let classifier = load_classifier(&cfg, opts.classifier.as_deref(), &device)?;
-    let truth = split.frequencies();
     let m = measure(run.method.as_ref(), cfg.model, &Protocol { data, split, classifier: &classifier, settings: &settings, device: &device, stop: opts.stop })?;
-    crate::curve::append(run_dir, &m.curve_point(state.step, state.epoch))?;
+    write_report(run_dir, &cfg, split, &settings, &classifier, &MeasuredAt { step: state.step, epoch: state.epoch, measurement: m })
+}
+
+/// Add a measurement's point to the run's `eval.csv` (kept if the step has one) and write
+/// its `metrics.json`: the one writer of that file.
+fn write_report(run_dir: &Path, cfg: &Config, split: &Split, settings: &EvalConfig, classifier: &Classifier, at: &MeasuredAt) -> Result<EvalReport> {
+    let m = at.measurement.clone();
+    crate::curve::append(run_dir, &m.curve_point(at.step, at.epoch))?;
     let report = EvalReport {
         method: cfg.method.clone(),
-        step: state.step,
-        epoch: state.epoch,
+        step: at.step,
+        epoch: at.epoch,
         split: split.name.clone(),
         split_seed: split.seed,
         split_indices_sha256: split.indices_hash(),
@@ -331,7 +354,7 @@ fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &
         code_to_class: m.matching.code_to_class.clone(),
         generated_accuracy: m.matching.accuracy,
         prior: m.prior,
-        true_frequencies: truth,
+        true_frequencies: split.frequencies(),
         prior_rmse: m.prior_rmse,
         prior_rmse_sorted: Some(m.prior_rmse_sorted),
         prior_alignment_p: m.prior_alignment_p,
@@ -342,7 +365,7 @@ fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &
         classifier_path: classifier.recorded_path.clone(),
         classifier_sha256: classifier.sha256.clone(),
         git_commit: git_commit(),
-        config: cfg,
+        config: cfg.clone(),
     };
     let json = serde_json::to_string_pretty(&report).expect("report serialises");
     einfo_data::durable::write_atomic(&run_dir.join("metrics.json"), json.as_bytes())?;

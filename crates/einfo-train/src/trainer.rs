@@ -16,6 +16,7 @@ use crate::checkpointer::{Checkpointer, Position};
 use crate::config::Config;
 use crate::epoch_eval::EpochEval;
 use crate::error::{Result, TrainError};
+use crate::eval::MeasuredAt;
 use crate::events::Event;
 use crate::label_probe::{self, LabelProbe};
 use crate::method::{term_values, Method};
@@ -34,6 +35,10 @@ pub struct RunSummary {
     pub log: PathBuf,
     pub images_per_s: f64,
     pub prior: Vec<f64>,
+    /// The scheduled evaluation of the run's last step, when this fit made it and was not
+    /// interrupted: the run's final measurement, which a cell writes as its `metrics.json`
+    /// instead of measuring the same weights again.
+    pub final_eval: Option<Box<MeasuredAt>>,
 }
 
 /// Everything the loop works on.
@@ -70,6 +75,8 @@ struct Duties {
     probe: Option<LabelProbe>,
     checkpoints: Checkpointer,
     grid_z: candle_core::Tensor,
+    /// The newest scheduled evaluation of this fit.
+    measured: Option<MeasuredAt>,
     /// Told `FitEnded` when the duties are dropped, however the loop ends.
     events: crate::events::Events,
 }
@@ -110,7 +117,7 @@ impl Trainer<'_> {
         if cur.at.step > 0 && cur.at.batch_in_epoch == 0 && !crate::curve::has(self.run_dir, cur.at.step)? {
             match d.evals.after_epoch(method, &self.eval_inputs(), cur.at.epoch, cur.at.step) {
                 Err(TrainError::Stopped) => interrupted = true,
-                r => drop(r?),
+                r => d.measured = r?.map(|measurement| MeasuredAt { step: cur.at.step, epoch: cur.at.epoch, measurement }),
             }
         }
         'epochs: while cur.at.epoch < cfg.train.epochs && cur.at.step < total && !interrupted {
@@ -160,6 +167,7 @@ impl Trainer<'_> {
             log: PathBuf::from(d.log.path()),
             images_per_s,
             prior: method.prior()?,
+            final_eval: d.measured.take().filter(|m| !interrupted && m.step == cur.at.step).map(Box::new),
         })
     }
 
@@ -173,6 +181,7 @@ impl Trainer<'_> {
             probe: LabelProbe::new(self.data, self.split, cfg.log.probe_images, device)?,
             checkpoints: Checkpointer::new(run_dir, cfg, self.restored.clone())?,
             grid_z: grid_noise(cfg.train.seed, cfg.log.grid_columns, method.noise_dim(), device)?,
+            measured: None,
             events: self.events.clone(),
         };
         // Once the duties exist, so that their drop answers it with FitEnded.
@@ -235,6 +244,7 @@ impl Trainer<'_> {
                 real_cluster_accuracy_bn: m.real_cluster_accuracy_bn,
             };
             self.events.emit(event);
+            d.measured = Some(MeasuredAt { step, epoch, measurement: m });
         }
         Ok(false)
     }

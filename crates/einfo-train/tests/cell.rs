@@ -6,6 +6,7 @@ mod common;
 use common::*;
 
 use einfo_train::cell::{cell_state, run_cell, CellOutcome, CellState};
+use einfo_train::eval::{evaluate, EvalOptions};
 use einfo_train::{presets, train, Config};
 
 /// 200 images (20 per digit), batch 20: 10 steps per epoch.
@@ -70,4 +71,31 @@ fn a_cell_trains_evaluates_on_schedule_and_is_idempotent() {
     let err = run_cell(&tiny("uniform", 3), &dir, &opts(false)).unwrap_err().to_string();
     assert!(err.contains("different configuration") && err.contains(&dir.display().to_string()), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The cell's `metrics.json` is the training loop's own evaluation of the final step (not a
+/// second pass of the protocol), and it is byte for byte what a fresh evaluation of the final
+/// checkpoint writes: the checkpoint holds the model that was measured. A fit whose last step
+/// had no scheduled evaluation hands none on.
+#[test]
+fn the_final_scheduled_evaluation_is_the_cells_and_equals_a_fresh_one() {
+    for preset in ["gumbel", "elastic"] {
+        let dir = std::env::temp_dir().join(format!("einfo-cell-final-{preset}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = tiny(preset, 2);
+        let off_epoch = cfg.with_overrides(&["train.max_steps=15".into()]).unwrap();
+        assert!(train(&off_epoch, &dir.join("capped"), &opts(false)).unwrap().final_eval.is_none(), "{preset}: step 15 ends no epoch");
+        let summary = train(&cfg, &dir.join("trained"), &opts(false)).unwrap();
+        let at = summary.final_eval.expect("the last epoch's evaluation is handed on");
+        assert_eq!((at.step, at.epoch), (20, 2), "{preset}");
+
+        let cell = dir.join("cell");
+        assert!(matches!(run_cell(&cfg, &cell, &opts(false)).unwrap(), CellOutcome::Ran { from_step: 0, .. }));
+        let from_training = std::fs::read(cell.join("metrics.json")).unwrap();
+        let fresh = evaluate(&cell, &EvalOptions::default(), &opts(false).data).unwrap();
+        assert_eq!(fresh.step, 20);
+        assert_eq!(std::fs::read(cell.join("metrics.json")).unwrap(), from_training, "{preset}: the fresh evaluation differs");
+        assert_eq!(curve_steps(&cell), vec![10, 20], "{preset}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
