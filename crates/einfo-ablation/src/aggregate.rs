@@ -258,6 +258,7 @@ fn markdown(p: &Provenance<'_>, results: &[CellResult], rows: &[Row], pictures: 
     summary_table(&mut s, rows);
     leaders(&mut s, rows);
     s.push_str(&crate::claims::section(results, rows));
+    s.push_str(&crate::attribution::section(results, rows));
     s.push_str(&crate::stats::markdown(results, rows));
     nmi_per_split(&mut s, results, rows);
     pictures_section(&mut s, p.name, pictures);

@@ -8,6 +8,7 @@
 //! [`paired_plot`].
 
 pub mod aggregate;
+pub mod attribution;
 pub mod claims;
 pub mod collect;
 pub mod error;
