@@ -15,6 +15,7 @@ pub mod error;
 pub mod launches;
 pub mod local;
 pub mod manifest;
+mod markdown;
 pub mod matrix;
 pub mod paired_plot;
 pub mod plots;

@@ -92,7 +92,7 @@ fn keyed_pairs(results: &[CellResult], row: &Row, metric: &Metric, reference: &s
 
 /// Pairs averaged within each key (a split), in key order: the seeds of one split share its
 /// data, so a split — not a cell — is the independent unit of the conservative comparison.
-fn mean_by_key<K: Ord + Copy>(pairs: &[(K, f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn mean_by_key<K: Ord + Copy>(pairs: &[(K, f64, f64)]) -> Vec<(f64, f64)> {
     let mut groups: std::collections::BTreeMap<K, (f64, f64, usize)> = std::collections::BTreeMap::new();
     for &(k, m, b) in pairs {
         let g = groups.entry(k).or_insert((0.0, 0.0, 0));

@@ -89,8 +89,8 @@ pub fn run_cell(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<CellOutco
     }
     // The schedule's evaluation of the final step is the cell's; a run whose final step had
     // none (no schedule, a budget off an epoch's end, a resume after it) is measured now.
-    let report = match summary.final_eval.as_deref() {
-        Some(at) => report_planned(&plan, at)?,
+    let report = match summary.final_eval {
+        Some(at) => report_planned(&plan, *at)?,
         None => evaluate_planned(&plan, &EvalOptions { stop: opts.stop, events: opts.events.clone(), ..Default::default() })?,
     };
     Ok(CellOutcome::Ran { from_step, report: Box::new(report) })

@@ -8,7 +8,8 @@
 //!
 //! [`measure`] is the protocol on a model in memory (the training loop calls it on its
 //! schedule and appends a row to `eval.csv`, the run's convergence curve); [`evaluate`]
-//! runs it on a run's newest checkpoint and writes `metrics.json`.
+//! runs it on a run's newest checkpoint and writes `metrics.json`; [`report_planned`] writes
+//! `metrics.json` from the loop's own measurement of the final step (a cell's, `einfo cell`).
 
 use std::path::{Path, PathBuf};
 
@@ -316,7 +317,7 @@ pub struct MeasuredAt {
 /// its schedule: the same protocol, `[eval]` settings and classifier as
 /// [`evaluate_planned`] with default options, on the same weights (the final checkpoint holds
 /// the model that was measured), so the cell does not measure it a second time.
-pub fn report_planned(plan: &RunPlan, at: &MeasuredAt) -> Result<EvalReport> {
+pub fn report_planned(plan: &RunPlan, at: MeasuredAt) -> Result<EvalReport> {
     let classifier = load_classifier(&plan.cfg, None, &plan.device)?;
     write_report(&plan.run_dir, &plan.cfg, &plan.split, &plan.cfg.eval, &classifier, at)
 }
@@ -330,13 +331,13 @@ fn report(run_dir: &Path, run: LoadedRun, data: &Dataset, split: &Split, opts: &
     settings.real_images = opts.real_images.unwrap_or(settings.real_images);
     let classifier = load_classifier(&cfg, opts.classifier.as_deref(), &device)?;
     let m = measure(run.method.as_ref(), cfg.model, &Protocol { data, split, classifier: &classifier, settings: &settings, device: &device, stop: opts.stop })?;
-    write_report(run_dir, &cfg, split, &settings, &classifier, &MeasuredAt { step: state.step, epoch: state.epoch, measurement: m })
+    write_report(run_dir, &cfg, split, &settings, &classifier, MeasuredAt { step: state.step, epoch: state.epoch, measurement: m })
 }
 
 /// Add a measurement's point to the run's `eval.csv` (kept if the step has one) and write
 /// its `metrics.json`: the one writer of that file.
-fn write_report(run_dir: &Path, cfg: &Config, split: &Split, settings: &EvalConfig, classifier: &Classifier, at: &MeasuredAt) -> Result<EvalReport> {
-    let m = at.measurement.clone();
+fn write_report(run_dir: &Path, cfg: &Config, split: &Split, settings: &EvalConfig, classifier: &Classifier, at: MeasuredAt) -> Result<EvalReport> {
+    let m = at.measurement;
     crate::curve::append(run_dir, &m.curve_point(at.step, at.epoch))?;
     let report = EvalReport {
         method: cfg.method.clone(),

@@ -96,6 +96,16 @@ fn the_final_scheduled_evaluation_is_the_cells_and_equals_a_fresh_one() {
         assert_eq!(fresh.step, 20);
         assert_eq!(std::fs::read(cell.join("metrics.json")).unwrap(), from_training, "{preset}: the fresh evaluation differs");
         assert_eq!(curve_steps(&cell), vec![10, 20], "{preset}");
+
+        // Stopped at the budget before the last evaluation (no point for step 20, no
+        // metrics.json): the resume measures the final step once and that is the cell's.
+        std::fs::remove_file(cell.join("metrics.json")).unwrap();
+        let csv = std::fs::read_to_string(cell.join("eval.csv")).unwrap();
+        let kept: Vec<&str> = csv.lines().filter(|l| !l.starts_with("20,")).collect();
+        std::fs::write(cell.join("eval.csv"), kept.join("\n") + "\n").unwrap();
+        assert!(matches!(run_cell(&cfg, &cell, &opts(false)).unwrap(), CellOutcome::Ran { from_step: 20, .. }));
+        assert_eq!(std::fs::read(cell.join("metrics.json")).unwrap(), from_training, "{preset}: after a resume at the budget");
+        assert_eq!(curve_steps(&cell), vec![10, 20], "{preset}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
