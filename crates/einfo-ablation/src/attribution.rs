@@ -11,9 +11,10 @@ use std::fmt::Write as _;
 
 use einfo_metrics::{holm, paired_t_p, Paired};
 
+use crate::claims::difference;
 use crate::collect::CellResult;
 use crate::row::Row;
-use crate::stats::{fmt_p, mean_by_key, p_is, Unit, ALPHA};
+use crate::stats::{mean_by_key, p_is, Unit, ALPHA};
 
 /// The rungs, bottom to top, each with what it adds to the one below.
 pub const LADDER: &[(&str, &str)] = &[
@@ -28,9 +29,6 @@ pub const LADDER: &[(&str, &str)] = &[
 pub struct Step {
     pub upper: &'static str,
     pub lower: &'static str,
-    pub unit: Unit,
-    /// The differences `upper − lower`, one per unit, in (split, seed) or split order.
-    pub diffs: Vec<f64>,
     pub paired: Paired,
     pub t_p: Option<f64>,
     /// Holm-adjusted over the three steps (`None` for the whole, which is not in the family).
@@ -61,7 +59,7 @@ fn pairs(cells: &BTreeMap<(usize, u64), Vec<f64>>, hi: usize, lo: usize, unit: U
 fn step(cells: &BTreeMap<(usize, u64), Vec<f64>>, hi: usize, lo: usize, unit: Unit) -> Option<Step> {
     let p = pairs(cells, hi, lo, unit);
     let diffs: Vec<f64> = p.iter().map(|(a, b)| a - b).collect();
-    Some(Step { upper: LADDER[hi].0, lower: LADDER[lo].0, unit, paired: Paired::of(&p, false)?, t_p: paired_t_p(&diffs), diffs, holm_p: None })
+    Some(Step { upper: LADDER[hi].0, lower: LADDER[lo].0, paired: Paired::of(&p, false)?, t_p: paired_t_p(&diffs), holm_p: None })
 }
 
 /// The three steps (Holm-adjusted over them) and then the whole, over `unit`, on the cells
@@ -127,19 +125,17 @@ pub fn section(results: &[CellResult], rows: &[Row]) -> String {
 fn fmt(v: &Step) -> String {
     let d = &v.paired.diff;
     match (v.t_p, v.holm_p) {
-        (Some(t), Some(h)) => format!("{:+.3} [{:+.3}, {:+.3}], {} (Holm {})", d.mean, d.lo, d.hi, p_is(t), fmt_p(h)),
+        (Some(t), Some(h)) => difference(&v.paired, t, h),
         (Some(t), None) => format!("{:+.3} [{:+.3}, {:+.3}], {} (the whole: not in the family)", d.mean, d.lo, d.hi, p_is(t)),
         _ => format!("{:+.3} (one pair: no interval)", d.mean),
     }
 }
 
+/// Claim 1's verdict rule; the whole, which is not in the family, gets none.
 fn call(v: &Step) -> &'static str {
-    match v.holm_p.map(|p| (p < ALPHA, v.paired.diff.mean > 0.0)) {
-        None if v.t_p.is_some() => "-",
-        None => "no test (one pair)",
-        Some((true, true)) => "shown",
-        Some((true, false)) => "refuted",
-        Some(_) => "not told apart",
+    match (v.t_p, v.holm_p) {
+        (Some(_), None) => "-",
+        (_, h) => crate::claims::call(h, v.paired.diff.mean),
     }
 }
 
@@ -206,7 +202,7 @@ mod tests {
         assert!(close(by_cell[..3].iter().map(|s| s.paired.diff.mean).sum::<f64>(), whole.paired.diff.mean), "the steps add up");
 
         let by_split = steps(&c, Unit::Split);
-        assert_eq!(by_split.iter().map(|s| s.diffs.len()).collect::<Vec<_>>(), vec![3; 4]);
+        assert_eq!(by_split.iter().map(|s| s.paired.diff.n).collect::<Vec<_>>(), vec![3; 4]);
         let want = [(0.315, 0.0700706, 0.140141), (0.080, 0.419873, 0.419873), (0.050, 0.0377496, 0.113249), (0.445, 0.00555038, f64::NAN)];
         for (s, (mean, p, h)) in by_split.iter().zip(want) {
             assert!(close(s.paired.diff.mean, mean) && (s.t_p.unwrap() / p - 1.0).abs() < 1e-5, "{s:?}");

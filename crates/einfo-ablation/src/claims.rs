@@ -32,13 +32,26 @@ pub struct Verdict {
 impl Verdict {
     /// "shown", "refuted" or "not told apart".
     pub fn call(&self) -> &'static str {
-        match self.holm_p.map(|p| (p < ALPHA, self.paired.diff.mean > 0.0)) {
-            None => "no test (one pair)",
-            Some((true, true)) => "shown",
-            Some((true, false)) => "refuted",
-            Some(_) => "not told apart",
-        }
+        call(self.holm_p, self.paired.diff.mean)
     }
+}
+
+/// The verdict on a difference `mean` (positive: the first method better) with its adjusted
+/// p: "shown", "refuted", "not told apart", or "no test (one pair)" without a p.
+pub(crate) fn call(holm_p: Option<f64>, mean: f64) -> &'static str {
+    match holm_p.map(|p| (p < ALPHA, mean > 0.0)) {
+        None => "no test (one pair)",
+        Some((true, true)) => "shown",
+        Some((true, false)) => "refuted",
+        Some(_) => "not told apart",
+    }
+}
+
+/// `+d [lo, hi], p = … (Holm …)`: a paired difference with its interval, its t-test's p and
+/// the adjusted p.
+pub(crate) fn difference(paired: &Paired, t_p: f64, holm_p: f64) -> String {
+    let d = &paired.diff;
+    format!("{:+.3} [{:+.3}, {:+.3}], {} (Holm {})", d.mean, d.lo, d.hi, p_is(t_p), fmt_p(holm_p))
 }
 
 /// The verdicts of the family over `unit`, in [`FAMILY`] order (a comparison with a single
@@ -75,7 +88,7 @@ pub fn section(results: &[CellResult], rows: &[Row]) -> String {
     for c in &cells {
         let sp = splits.iter().find(|v| v.other == c.other);
         let fmt = |v: &Verdict| match (v.t_p, v.holm_p) {
-            (Some(t), Some(h)) => format!("{:+.3} [{:+.3}, {:+.3}], {} (Holm {})", v.paired.diff.mean, v.paired.diff.lo, v.paired.diff.hi, p_is(t), fmt_p(h)),
+            (Some(t), Some(h)) => difference(&v.paired, t, h),
             _ => format!("{:+.3} (one pair: no interval)", v.paired.diff.mean),
         };
         let (sn, st, sv) = sp.map_or(("-".to_string(), "-".to_string(), "-"), |v| (v.paired.diff.n.to_string(), fmt(v), v.call()));
