@@ -44,6 +44,15 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
         let want = if c == elastic { Status::Interrupted { step: 1, total: 3 } } else { Status::Finished { step: 3 } };
         assert_eq!(*s, want, "{}", c.id());
     }
+    // While a process holds the interrupted cell's lock (here: this test), the cell is
+    // running — not "interrupted" (its log has no row yet: logging is every 50 steps).
+    let guard = einfo_train::run_dir::RunLock::acquire(&m.dir(elastic)).unwrap();
+    if std::path::Path::new("/proc/locks").exists() {
+        let st = statuses(&m, &cells, &BTreeMap::new()).unwrap();
+        let (_, s) = st.iter().find(|(c, _)| c == elastic).unwrap();
+        assert_eq!(*s, Status::Running { pid: Some(std::process::id()), progress: None });
+    }
+    drop(guard);
     let finished_metrics = std::fs::metadata(m.dir(&cells[0]).join("metrics.json")).unwrap().modified().unwrap();
 
     // Second launch: only the interrupted cell runs, continuing from its checkpoint.

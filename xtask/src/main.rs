@@ -177,6 +177,7 @@ fn status(root: PathBuf) -> Result<()> {
             Status::Finished { step } => format!("step {step}"),
             Status::Interrupted { step, total } => format!("step {step} of {total}"),
             Status::Failed { step, .. } => format!("at step {step}"),
+            Status::Running { pid, progress } => running_detail(*pid, progress.as_ref()),
             _ => String::new(),
         };
         println!("{:<34} {:<11} {detail}", c.id(), s.label());
@@ -188,6 +189,34 @@ fn status(root: PathBuf) -> Result<()> {
     }
     println!("{}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "));
     Ok(())
+}
+
+/// "step 1400 of 2840, 68.2 img/s, ~35 min of training left (pid 13192)".
+fn running_detail(pid: Option<u32>, progress: Option<&einfo_ablation::status::Progress>) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = progress {
+        parts.push(format!("step {} of {}", p.step, p.total));
+        match (p.step >= p.total, p.images_per_s, p.left_s) {
+            (true, _, _) => parts.push("trained; evaluating".into()),
+            (false, Some(r), Some(left)) => parts.push(format!("{r:.1} img/s, ~{} of training left", duration(left))),
+            _ => {}
+        }
+    }
+    let mut s = parts.join(", ");
+    if let Some(pid) = pid {
+        s.push_str(&format!("{}(pid {pid})", if s.is_empty() { "" } else { " " }));
+    }
+    s
+}
+
+/// "2 h 05 min", "35 min", "< 1 min".
+fn duration(seconds: f64) -> String {
+    let min = (seconds / 60.0).round() as u64;
+    match min {
+        0 => "< 1 min".into(),
+        1..=59 => format!("{min} min"),
+        _ => format!("{} h {:02} min", min / 60, min % 60),
+    }
 }
 
 /// Set by SIGINT, SIGTERM and SIGHUP while a local launch runs.

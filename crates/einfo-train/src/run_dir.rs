@@ -92,6 +92,38 @@ impl RunLock {
     }
 }
 
+/// The process that holds `dir`'s run lock, if one does, as the kernel's table of locks
+/// (`/proc/locks`) lists it: asking takes no lock, so it cannot make a run that starts at that
+/// moment fail. `None` also where there is no such table (not Linux) or no `.lock` file.
+pub fn lock_holder(dir: &Path) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(dir.join(LOCK)).ok()?;
+        let table = std::fs::read_to_string("/proc/locks").ok()?;
+        flock_holder(&table, (libc::major(meta.dev()), libc::minor(meta.dev())), meta.ino())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
+/// The pid of the granted `FLOCK` on inode `ino` of device `(major, minor)` in a
+/// `/proc/locks` table, whose lines read `1: FLOCK  ADVISORY  WRITE 13204 fe:00:10117238 0 EOF`
+/// (the device in hex; a process waiting for a lock has `->` after the number).
+fn flock_holder(table: &str, dev: (u32, u32), ino: u64) -> Option<u32> {
+    let want = format!("{:02x}:{:02x}:{ino}", dev.0, dev.1);
+    table.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [_, "FLOCK", _, _, pid, file, ..] if *file == want => pid.parse().ok(),
+            _ => None,
+        }
+    })
+}
+
 /// A file einfo writes into a run directory or its `grids/` (atomically, so its temporary
 /// copy `<name>.tmp-<pid>-<n>` may be left by a kill).
 fn einfo_file(name: &str) -> bool {
@@ -274,6 +306,30 @@ mod tests {
         assert!(RunLock::lock_file(&d).is_err(), "still held by the second guard");
         drop(second);
         drop(RunLock::lock_file(&d).unwrap());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_lock_holder_is_read_from_the_kernels_table() {
+        // The table's format, as this machine's /proc/locks printed it (plus a waiter and a
+        // POSIX lock on the same file, which are not the holder of a run lock).
+        let table = "1: POSIX  ADVISORY  WRITE 99 fe:00:10117238 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 13204 fe:00:10117238 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 13300 fe:00:10117238 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 13192 fe:00:10379683 0 EOF\n";
+        assert_eq!(flock_holder(table, (0xfe, 0), 10117238), Some(13204));
+        assert_eq!(flock_holder(table, (0xfe, 0), 10379683), Some(13192));
+        assert_eq!(flock_holder(table, (0xfe, 1), 10379683), None, "another device");
+        assert_eq!(flock_holder(table, (0xfe, 0), 1011723), None, "an inode is matched whole");
+        // And the real table: held while the guard lives, free after.
+        let d = scratch("holder");
+        assert_eq!(lock_holder(&d), None, "no .lock yet");
+        let guard = RunLock::acquire(&d).unwrap();
+        if std::path::Path::new("/proc/locks").exists() {
+            assert_eq!(lock_holder(&d), Some(std::process::id()));
+        }
+        drop(guard);
+        assert_eq!(lock_holder(&d), None, "released");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
