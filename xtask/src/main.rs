@@ -3,6 +3,7 @@
 
 mod cuda;
 mod cuda_inputs;
+mod equivalence;
 mod launch;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,11 @@ enum Cmd {
     /// Build einfo with CUDA on a machine without a GPU or a CUDA install (the toolchain
     /// comes from PyPI, pinned to CUDA 13.0), strip and compress it; `--check` compiles only.
     BuildCuda(cuda::BuildCudaArgs),
+    /// Do the binaries that trained a table's cells (a launch root's `bin/einfo-<commit>`)
+    /// train identically? Each trains a few steps of each preset and resumes the previous
+    /// commit's checkpoint; writes `<out>/training-equivalence.{csv,md}`, which `aggregate`
+    /// quotes in the tables' headers.
+    TrainingEquivalence(equivalence::EquivalenceArgs),
     /// Tables (markdown, CSV) and pictures from the evaluated cells under a root.
     Aggregate {
         #[arg(long, default_value = "runs/ablations")]
@@ -229,6 +235,7 @@ fn main() -> ExitCode {
         Cmd::AblationsStatus { root } => status(root),
         Cmd::BuildCuda(a) => cuda::build_cuda(&a).map(|_| ()),
         Cmd::PlotPrior { runs, out } => plot_prior(&runs, &out),
+        Cmd::TrainingEquivalence(a) => equivalence::run(&a, &command_line()),
         Cmd::Aggregate { root, name, out, include } => einfo_ablation::aggregate::aggregate_with(&root, &out, &name, &command_line(), &include)
             .map(|w| {
                 println!("{} cell(s) → {} and {}", w.cells, w.markdown.display(), w.csv.display());

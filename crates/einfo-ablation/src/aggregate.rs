@@ -136,7 +136,8 @@ pub fn aggregate_with(root: &Path, out_dir: &Path, name: &str, command: &str, in
         let sep = if sources.is_empty() { "" } else { " and " };
         sources = format!("{sources}{sep}the committed cells of `{}` (cells the root lacks)", dir.display());
     }
-    let provenance = Provenance { name, command, launches: &launches, sources: &sources, not_included: &not_included };
+    let equivalence = crate::equivalence::read_if_present(&out_dir.join(crate::equivalence::CSV_NAME))?;
+    let provenance = Provenance { name, command, launches: &launches, sources: &sources, not_included: &not_included, equivalence: &equivalence };
     let md = markdown(&provenance, &results, &rows, &pictures);
     std::fs::write(&md_path, md).map_err(io_err(&md_path))?;
     Ok(Written { markdown: md_path, csv: csv_path, cells: results.len(), not_included })

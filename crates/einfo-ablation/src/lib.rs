@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod attribution;
 pub mod claims;
 pub mod collect;
+pub mod equivalence;
 pub mod error;
 pub mod launches;
 pub mod local;
