@@ -23,7 +23,9 @@ pub struct EquivalenceArgs {
     /// Data cache (MNIST).
     #[arg(long, default_value = "data")]
     cache: PathBuf,
-    /// Where the CSV and the markdown summary go (the tables' directory, where `aggregate` reads it).
+    /// Where the CSV and the markdown summary go (the tables' directory, where `aggregate`
+    /// reads it). Fingerprints already in that CSV are reused: a new launch's commit costs
+    /// one binary's runs.
     #[arg(long, default_value = "experiments/results")]
     out: PathBuf,
     /// Scratch directory for the runs (removed at the end).
@@ -71,14 +73,23 @@ fn binaries(paths: &[PathBuf]) -> Result<Vec<Binary>> {
 pub fn run(a: &EquivalenceArgs, command: &str) -> Result<()> {
     let binaries = binaries(&a.bins)?;
     let scratch = a.scratch.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("einfo-equivalence-{}", std::process::id())));
-    let plan = Plan { binaries, presets: a.presets.clone(), steps: a.steps, cache: a.cache.clone(), scratch: scratch.clone() };
-    println!("{} binaries × {} presets, {} steps each (+ resumes), scratch {}", plan.binaries.len(), plan.presets.len(), plan.steps, scratch.display());
+    let csv = a.out.join(equivalence::CSV_NAME);
+    let known = equivalence::read_if_present(&csv)?;
+    let plan = Plan { binaries, presets: a.presets.clone(), steps: a.steps, cache: a.cache.clone(), scratch: scratch.clone(), known };
+    println!(
+        "{} binaries × {} presets, {} steps each (+ resumes; {} fingerprints known from {}), scratch {}",
+        plan.binaries.len(),
+        plan.presets.len(),
+        plan.steps,
+        plan.known.len(),
+        csv.display(),
+        scratch.display()
+    );
     let rows = equivalence::check(&plan, |r| {
         let how = if r.resumed_from.is_empty() { "straight".to_string() } else { format!("resumed from {}", &r.resumed_from[..r.resumed_from.len().min(12)]) };
         println!("{:<22} {:<20} {:<28} {}", r.preset, &r.commit[..r.commit.len().min(18)], how, &r.fingerprint[..16]);
     })?;
     std::fs::create_dir_all(&a.out)?;
-    let csv = a.out.join(equivalence::CSV_NAME);
     equivalence::write_csv(&csv, &rows)?;
     let md = csv.with_extension("md");
     einfo_data::durable::write_atomic(&md, markdown(&rows, command, &plan).as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", md.display()))?;

@@ -48,6 +48,8 @@ pub struct Plan {
     pub steps: u64,
     pub cache: PathBuf,
     pub scratch: PathBuf,
+    /// Rows of an earlier check, reused where they match.
+    pub known: Vec<Row>,
 }
 
 /// The binaries launchers kept in `dir` (`einfo-<commit>`), by commit name.
@@ -111,7 +113,9 @@ fn train(bin: &Path, preset: &str, steps: u64, cache: &Path, out: &Path) -> Resu
 }
 
 /// Every fingerprint of the plan: each binary's straight run of each preset, and each
-/// binary resuming its predecessor's half-way checkpoint. `progress` hears each row.
+/// binary resuming its predecessor's half-way checkpoint. A fingerprint already in
+/// `plan.known` (an earlier check's rows) is reused, so a check after a new launch runs only
+/// the new commit. `progress` hears each row.
 pub fn check(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>> {
     if plan.steps < 2 || plan.steps % 2 != 0 {
         return Err(AblationError::Invalid(format!("--steps {}: an even number of at least 2 (the resumed runs start half-way)", plan.steps)));
@@ -119,34 +123,47 @@ pub fn check(plan: &Plan, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>> {
     std::fs::create_dir_all(&plan.scratch).map_err(io_err(&plan.scratch))?;
     let mut rows = Vec::new();
     for preset in &plan.presets {
-        let mut previous_half: Option<(String, PathBuf)> = None;
-        for b in &plan.binaries {
-            let straight = plan.scratch.join(format!("{preset}-{}", b.commit));
-            train(&b.path, preset, plan.steps, &plan.cache, &straight)?;
-            let mut push = |row: Row| {
+        for (i, b) in plan.binaries.iter().enumerate() {
+            // The straight run, then (after the first commit) the resume of the previous one's.
+            let previous = i.checked_sub(1).map(|j| &plan.binaries[j]);
+            for from in std::iter::once(None).chain(previous.map(Some)) {
+                let from_commit = from.map_or("", |f| f.commit.as_str());
+                let known = plan.known.iter().find(|r| r.preset == *preset && r.steps == plan.steps && r.commit == b.commit && r.resumed_from == from_commit);
+                let row = match known {
+                    Some(k) => k.clone(),
+                    None => fresh(plan, preset, b, from)?,
+                };
                 progress(&row);
                 rows.push(row);
-            };
-            push(Row {
-                preset: preset.clone(),
-                steps: plan.steps,
-                commit: b.commit.clone(),
-                resumed_from: String::new(),
-                fingerprint: fingerprint(&straight)?,
-            });
-            if let Some((from, half)) = previous_half.take() {
-                let resumed = plan.scratch.join(format!("{preset}-{from}-then-{}", b.commit));
-                copy_run(&half, &resumed)?;
-                let (steps, cache, dir) = (plan.steps.to_string(), plan.cache.display().to_string(), resumed.display().to_string());
-                run(&b.path, &["resume", "--cache", &cache, "--max-steps", &steps, "--quiet", &dir], &resumed.with_extension("log"))?;
-                push(Row { preset: preset.clone(), steps: plan.steps, commit: b.commit.clone(), resumed_from: from, fingerprint: fingerprint(&resumed)? });
             }
-            let half = plan.scratch.join(format!("{preset}-{}-half", b.commit));
-            train(&b.path, preset, plan.steps / 2, &plan.cache, &half)?;
-            previous_half = Some((b.commit.clone(), half));
         }
     }
     Ok(rows)
+}
+
+/// One fingerprint measured: `b` training `preset` straight, or resuming the half-way
+/// checkpoint of `from`'s own run.
+fn fresh(plan: &Plan, preset: &str, b: &Binary, from: Option<&Binary>) -> Result<Row> {
+    let dir = match from {
+        None => {
+            let dir = plan.scratch.join(format!("{preset}-{}", b.commit));
+            train(&b.path, preset, plan.steps, &plan.cache, &dir)?;
+            dir
+        }
+        Some(f) => {
+            let half = plan.scratch.join(format!("{preset}-{}-half", f.commit));
+            if einfo_train::checkpoint::latest(&half)?.is_none() {
+                train(&f.path, preset, plan.steps / 2, &plan.cache, &half)?;
+            }
+            let dir = plan.scratch.join(format!("{preset}-{}-then-{}", f.commit, b.commit));
+            copy_run(&half, &dir)?;
+            let (steps, cache, d) = (plan.steps.to_string(), plan.cache.display().to_string(), dir.display().to_string());
+            run(&b.path, &["resume", "--cache", &cache, "--max-steps", &steps, "--quiet", &d], &dir.with_extension("log"))?;
+            dir
+        }
+    };
+    let fingerprint = fingerprint(&dir)?;
+    Ok(Row { preset: preset.into(), steps: plan.steps, commit: b.commit.clone(), resumed_from: from.map_or(String::new(), |f| f.commit.clone()), fingerprint })
 }
 
 /// Copy a run directory (files and one level of subdirectories, as einfo writes them).
@@ -305,6 +322,24 @@ mod tests {
         std::fs::remove_dir_all(&run).unwrap();
         let e = fingerprint(&run).unwrap_err().to_string();
         assert!(e.contains("no checkpoint"), "{e}");
+    }
+
+    #[test]
+    fn known_fingerprints_are_reused_and_only_new_commits_would_run() {
+        let bin = |c: &str| Binary { commit: c.into(), path: PathBuf::from("/nonexistent/einfo") };
+        let known = vec![row("uniform", "a1", "", "x"), row("uniform", "b2", "", "x"), row("uniform", "b2", "a1", "x")];
+        let scratch = std::env::temp_dir().join(format!("einfo-equiv-known-{}", std::process::id()));
+        let mut plan =
+            Plan { binaries: vec![bin("a1"), bin("b2")], presets: vec!["uniform".into()], steps: 12, cache: "data".into(), scratch: scratch.clone(), known };
+        let mut heard = 0;
+        assert_eq!(check(&plan, |_| heard += 1).unwrap(), plan.known, "nothing to run: the binaries are never started");
+        assert_eq!(heard, 3);
+        // A third commit has no fingerprint: its binary must run (and here cannot).
+        plan.binaries.push(bin("c3"));
+        let e = check(&plan, |_| {}).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/einfo"), "{e}");
+        assert!(check(&Plan { steps: 7, ..plan }, |_| {}).unwrap_err().to_string().contains("even"));
+        let _ = std::fs::remove_dir_all(&scratch);
     }
 
     #[test]
