@@ -5,7 +5,7 @@
 //! run to completion by one command (`einfo cell …`) whichever launcher starts it: local
 //! child processes ([`local`]) or a Slurm job array. [`status`] reports where each cell
 //! stands; [`aggregate`] turns the evaluated cells into tables, [`plots`] and the forest plot of
-//! [`paired_plot`].
+//! [`paired_plot`]; [`equivalence`] checks that the binaries of a table's launches train alike.
 
 pub mod aggregate;
 pub mod attribution;
