@@ -183,7 +183,7 @@ fn status(root: PathBuf) -> Result<()> {
             Status::Finished { step } => format!("step {step}"),
             Status::Interrupted { step, total } => format!("step {step} of {total}"),
             Status::Failed { step, .. } => format!("at step {step}"),
-            Status::Running { pid, progress } => running_detail(*pid, progress.as_ref()),
+            Status::Running { pid, command, progress } => running_detail(*pid, command.as_deref(), progress.as_ref()),
             _ => String::new(),
         };
         println!("{:<34} {:<11} {detail}", c.id(), s.label());
@@ -197,20 +197,23 @@ fn status(root: PathBuf) -> Result<()> {
     Ok(())
 }
 
-/// "step 1400 of 2840, 68.2 img/s, ~35 min of training left (pid 13192)".
-fn running_detail(pid: Option<u32>, progress: Option<&einfo_ablation::status::Progress>) -> String {
+/// "step 1400 of 2840, 68.2 img/s, ~35 min of training left (pid 13192, einfo cell)"; a
+/// process that only evaluates (`einfo eval`) gets the logged step and no estimate.
+fn running_detail(pid: Option<u32>, command: Option<&str>, progress: Option<&einfo_ablation::status::Progress>) -> String {
     let mut parts = Vec::new();
     if let Some(p) = progress {
         parts.push(format!("step {} of {}", p.step, p.total));
-        match (p.step >= p.total, p.images_per_s, p.left_s) {
-            (true, _, _) => parts.push("trained; evaluating".into()),
-            (false, Some(r), Some(left)) => parts.push(format!("{r:.1} img/s, ~{} of training left", duration(left))),
+        match (command == Some("eval"), p.step >= p.total, p.images_per_s, p.left_s) {
+            (true, _, _, _) => {}
+            (_, true, _, _) => parts.push("trained; evaluating".into()),
+            (_, false, Some(r), Some(left)) => parts.push(format!("{r:.1} img/s, ~{} of training left", duration(left))),
             _ => {}
         }
     }
     let mut s = parts.join(", ");
     if let Some(pid) = pid {
-        s.push_str(&format!("{}(pid {pid})", if s.is_empty() { "" } else { " " }));
+        let what = command.map_or(String::new(), |c| format!(", einfo {c}"));
+        s.push_str(&format!("{}(pid {pid}{what})", if s.is_empty() { "" } else { " " }));
     }
     s
 }

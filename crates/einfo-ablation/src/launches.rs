@@ -35,6 +35,12 @@ pub fn of_root(root: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The commit of a launch bullet line (as [`of_root`] writes it: `… launcher, commit <c>, …`).
+pub fn commit_of(bullet: &str) -> Option<String> {
+    let rest = bullet.rsplit_once(" launcher, commit ")?.1;
+    Some(rest.split([',', ')']).next()?.trim().to_string()).filter(|c| !c.is_empty())
+}
+
 /// The launches carried by committed results: their `launches.md`, or else the launch
 /// bullets of the report beside them (`<dir>.md`).
 pub fn from_includes(dirs: &[PathBuf]) -> Result<Vec<String>> {
@@ -78,6 +84,14 @@ pub fn write(dir: &Path, launches: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_launch_line_names_its_commit() {
+        let l = "- `cargo xtask run-ablations --jobs 2` (local launcher, commit 8ac14ab13103-dirty, 1 thread(s) per cell, 4 cell(s) to run)";
+        assert_eq!(commit_of(l).as_deref(), Some("8ac14ab13103-dirty"));
+        assert_eq!(commit_of("- `x` (slurm launcher, commit abc)").as_deref(), Some("abc"));
+        assert_eq!(commit_of("- something else"), None);
+    }
 
     #[test]
     fn the_launch_bullets_of_a_report_are_found() {

@@ -79,7 +79,7 @@ fn header(s: &mut String, p: &Provenance<'_>, results: &[CellResult]) {
         if not_included.is_empty() { String::new() } else { format!("; not included (unfinished): {}", not_included.join(", ")) }
     );
     let _ = writeln!(s, "- Commits recorded by the cells' final evaluations (a cell resumed across launches was trained partly by the earlier launches' binaries; `-dirty`: built from a tree with uncommitted changes): {}", commits.iter().map(|c| format!("`{}`", short_commit(c))).collect::<Vec<_>>().join(", "));
-    same_training(s, equivalence, &commits);
+    same_training(s, equivalence, launches, &commits);
     let _ = writeln!(
         s,
         "- Evaluation: {}; LeNet sha256 {}",
@@ -89,24 +89,27 @@ fn header(s: &mut String, p: &Provenance<'_>, results: &[CellResult]) {
     let _ = writeln!(s, "- Split draw seed(s): {}\n", split_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
 }
 
-/// Whether the commits that trained the cells train identically, from the training-equivalence
-/// check's rows (nothing when it was not run).
-fn same_training(s: &mut String, rows: &[crate::equivalence::Row], commits: &BTreeSet<&str>) {
+/// Whether the commits that trained the cells (their launches' and final evaluations')
+/// train identically, from the training-equivalence check's rows (nothing when it was not run).
+fn same_training(s: &mut String, rows: &[crate::equivalence::Row], launches: &[String], evaluated: &BTreeSet<&str>) {
     if rows.is_empty() {
         return;
     }
-    let checked = crate::equivalence::commits_of(rows);
+    let mut table: BTreeSet<String> = evaluated.iter().map(|c| short_commit(c)).collect();
+    table.extend(launches.iter().filter_map(|l| crate::launches::commit_of(l)));
+    let checked: Vec<String> = crate::equivalence::commits_of(rows).into_iter().filter(|c| table.contains(c)).collect();
     let steps: BTreeSet<u64> = rows.iter().map(|r| r.steps).collect();
     let steps = steps.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
     let _ = writeln!(
         s,
-        "- Same training across commits (`{}`, `cargo xtask training-equivalence`: each commit's binary trains the first {steps} steps of a preset from scratch, and resumes the previous commit's half-way checkpoint; equal checkpoints = identical training, bit for bit, on that machine): {}",
+        "- Same training across commits (`{}`, `cargo xtask training-equivalence`: each commit's binary trains the first {steps} steps of a preset from scratch, and resumes the previous commit's half-way checkpoint; equal checkpoints = identical training, bit for bit, on the CPU that measured them): {}",
         crate::equivalence::CSV_NAME,
         crate::equivalence::summary(rows, &checked).join("; ")
     );
-    let unchecked: Vec<String> = commits.iter().filter(|c| !checked.iter().any(|k| k == *c)).map(|c| format!("`{}`", short_commit(c))).collect();
+    let unchecked: Vec<String> = table.iter().filter(|c| !checked.contains(c) && c.as_str() != "unknown").map(|c| format!("`{c}`")).collect();
     if !unchecked.is_empty() {
-        let _ = writeln!(s, "  - Commits of these cells not checked (no binary of theirs left): {}", unchecked.join(", "));
+        let _ =
+            writeln!(s, "  - Commits of these cells' launches and evaluations not checked (no fingerprint of theirs in that file): {}", unchecked.join(", "));
     }
 }
 

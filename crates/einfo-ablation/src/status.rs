@@ -36,10 +36,11 @@ pub enum Status {
     NotStarted,
     /// Waiting in the scheduler's queue.
     Queued,
-    /// Running: under the scheduler, or a local process (`pid`) holding its run directory's
-    /// lock; `progress` when its log has a row.
+    /// Running: under the scheduler, or a local process (`pid`, running `einfo <command>`)
+    /// holding its run directory's lock; `progress` when its log has a row.
     Running {
         pid: Option<u32>,
+        command: Option<String>,
         progress: Option<Progress>,
     },
     /// Stopped part-way (killed, interrupted, time limit): the next launch continues it.
@@ -116,7 +117,8 @@ pub fn statuses(matrix: &Matrix, cells: &[Cell], queue: &BTreeMap<String, Queued
     for c in cells {
         let (dir, cfg) = (matrix.dir(c), matrix.config(c)?);
         let state = cell_state(&cfg, &dir)?;
-        let running = |pid| Status::Running { pid, progress: progress(&dir, budget(&cfg), cfg.train.batch_size) };
+        let total = einfo_train::setup::total_steps(&cfg, einfo_train::setup::split_len(&cfg)?);
+        let running = |pid: Option<u32>| Status::Running { pid, command: pid.and_then(einfo_command), progress: progress(&dir, total, cfg.train.batch_size) };
         let st = match (queue.get(&c.id()), state) {
             (Some(Queued::Running), _) => running(None),
             (Some(Queued::Pending), _) => Status::Queued,
@@ -131,9 +133,11 @@ pub fn statuses(matrix: &Matrix, cells: &[Cell], queue: &BTreeMap<String, Queued
     Ok(v)
 }
 
-/// A cell's budget in steps.
-fn budget(cfg: &einfo_train::config::Config) -> u64 {
-    einfo_train::setup::split_len(cfg).map_or(0, |n| einfo_train::setup::total_steps(cfg, n))
+/// The einfo subcommand process `pid` runs (`cell`, `eval`, …), from its command line.
+fn einfo_command(pid: u32) -> Option<String> {
+    let line = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = line.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    args.get(1).filter(|a| !a.is_empty()).cloned()
 }
 
 /// A cell that is neither finished nor running: failed (by its launch log), interrupted or

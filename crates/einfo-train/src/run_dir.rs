@@ -93,15 +93,24 @@ impl RunLock {
 }
 
 /// The process that holds `dir`'s run lock, if one does, as the kernel's table of locks
-/// (`/proc/locks`) lists it: asking takes no lock, so it cannot make a run that starts at that
-/// moment fail. `None` also where there is no such table (not Linux) or no `.lock` file.
+/// (`/proc/locks`) lists it (or, where that table names the file's device differently, the
+/// process the lock file names, if it has the file open): asking takes no lock, so it cannot
+/// make a run that starts at that moment fail. `None` also where there is no such table (not
+/// Linux) or no `.lock` file.
 pub fn lock_holder(dir: &Path) -> Option<u32> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(dir.join(LOCK)).ok()?;
+        let path = dir.join(LOCK);
+        let meta = std::fs::metadata(&path).ok()?;
         let table = std::fs::read_to_string("/proc/locks").ok()?;
-        flock_holder(&table, (libc::major(meta.dev()), libc::minor(meta.dev())), meta.ino())
+        flock_holder(&table, (libc::major(meta.dev()), libc::minor(meta.dev())), meta.ino()).or_else(|| {
+            // Where the table names another device than stat does (btrfs subvolumes, some
+            // overlays): the pid the lock file names, if that process has the file open.
+            let pid: u32 = std::fs::read_to_string(&path).ok()?.trim().parse().ok()?;
+            let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+            fds.filter_map(|e| e.ok()).filter_map(|e| std::fs::metadata(e.path()).ok()).any(|m| m.ino() == meta.ino() && m.dev() == meta.dev()).then_some(pid)
+        })
     }
     #[cfg(not(target_os = "linux"))]
     {
