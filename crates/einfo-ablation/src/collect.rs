@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use einfo_train::eval::EvalReport;
-use einfo_train::setup::{split_len, total_steps};
+use einfo_train::setup::budget_steps;
 
 use crate::error::{io_err, AblationError, Result};
 use crate::matrix::Cell;
@@ -96,7 +96,7 @@ fn read_cell(cdir: &Path) -> Result<Option<(EvalReport, Vec<CurvePoint>)>> {
     let mut report: EvalReport =
         serde_json::from_str(&text).map_err(|e| AblationError::File { path: mpath.clone(), detail: format!("not an einfo metrics.json: {e}") })?;
     rematch(&mut report);
-    if report.step != total_steps(&report.config, split_len(&report.config)?) {
+    if report.step != budget_steps(&report.config)? {
         return Ok(None);
     }
     Ok(Some((report, read_curve(&cdir.join("eval.csv"))?)))

@@ -176,7 +176,7 @@ impl Matrix {
         if cfg.model != einfo_train::config::ModelKind::Jointvae {
             return None;
         }
-        let total = einfo_train::setup::total_steps(&cfg, einfo_train::setup::split_len(&cfg).ok()?);
+        let total = einfo_train::setup::budget_steps(&cfg).ok()?;
         Some(((total as f64 * JOINTVAE_RAMP_FRACTION).round() as u64).max(1))
     }
 

@@ -116,21 +116,24 @@ pub fn statuses(matrix: &Matrix, cells: &[Cell], queue: &BTreeMap<String, Queued
     let mut v = Vec::new();
     for c in cells {
         let (dir, cfg) = (matrix.dir(c), matrix.config(c)?);
-        let state = cell_state(&cfg, &dir)?;
-        let total = einfo_train::setup::total_steps(&cfg, einfo_train::setup::split_len(&cfg)?);
-        let running = |pid: Option<u32>| Status::Running { pid, command: pid.and_then(einfo_command), progress: progress(&dir, total, cfg.train.batch_size) };
-        let st = match (queue.get(&c.id()), state) {
-            (Some(Queued::Running), _) => running(None),
+        let st = match (queue.get(&c.id()), cell_state(&cfg, &dir)?) {
+            (Some(Queued::Running), _) => running(&dir, &cfg, None)?,
             (Some(Queued::Pending), _) => Status::Queued,
             (None, CellState::Finished { step }) => Status::Finished { step },
             (None, other) => match einfo_train::run_dir::lock_holder(&dir) {
-                Some(pid) => running(Some(pid)),
+                Some(pid) => running(&dir, &cfg, Some(pid))?,
                 None => stopped(other, &crate::launch_log(&matrix.root, c)),
             },
         };
         v.push((c.clone(), st));
     }
     Ok(v)
+}
+
+/// A running cell: the process (`pid`, for a local one) and how far its log has got.
+fn running(dir: &Path, cfg: &einfo_train::config::Config, pid: Option<u32>) -> Result<Status> {
+    let total = einfo_train::setup::budget_steps(cfg)?;
+    Ok(Status::Running { pid, command: pid.and_then(einfo_command), progress: progress(dir, total, cfg.train.batch_size) })
 }
 
 /// The einfo subcommand process `pid` runs (`cell`, `eval`, …), from its command line.

@@ -18,7 +18,7 @@ use crate::eval::{evaluate_planned, report_planned, EvalOptions, EvalReport};
 use crate::plan::RunPlan;
 use crate::run::{run_on, train_planned, RunOptions};
 use crate::run_dir::RunLock;
-use crate::setup::{check_resumable, read_config, split_len, total_steps};
+use crate::setup::{budget_steps, check_resumable, read_config};
 
 /// How far a cell's run directory has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub fn cell_state(cfg: &Config, dir: &Path) -> Result<CellState> {
     if !dir.join("config.toml").is_file() {
         return Ok(CellState::Pending);
     }
-    let total = total_steps(cfg, split_len(cfg)?);
+    let total = budget_steps(cfg)?;
     let Some((step, _)) = checkpoint::latest(dir)? else { return Ok(CellState::Pending) };
     let metrics = std::fs::read_to_string(dir.join("metrics.json")).ok().and_then(|t| serde_json::from_str::<EvalReport>(&t).ok());
     match metrics {

@@ -90,6 +90,11 @@ pub fn split_len(cfg: &Config) -> Result<usize> {
     Ok(split_counts(cfg)?.iter().sum())
 }
 
+/// Steps a config's budget allows on the split it names, without loading any data.
+pub fn budget_steps(cfg: &Config) -> Result<u64> {
+    Ok(total_steps(cfg, split_len(cfg)?))
+}
+
 /// Steps a config's budget allows on a split of `split_len` images (drop-last batches).
 pub fn total_steps(cfg: &Config, split_len: usize) -> u64 {
     let bpe = (split_len / cfg.train.batch_size) as u64;
