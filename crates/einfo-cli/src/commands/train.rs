@@ -10,10 +10,10 @@ use einfo_train::{cell, presets, run, Config, RunOptions, RunSummary};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Preset name (uniform, ground-truth, ground-truth-trans, gumbel, gumbel-trans,
-    /// elastic, jointvae; controls uniform-trans, elastic-frozen-prior; extensions
-    /// elastic-ntxent, elastic-fast-prior, elastic-em, elastic-floor, elastic-sinkhorn) or a TOML
-    /// config file.
+    /// Preset name (the paper's uniform, ground-truth, ground-truth-trans, gumbel,
+    /// gumbel-trans, elastic, jointvae; the authors' code's elastic-ntxent; controls
+    /// uniform-trans, elastic-frozen-prior; extensions elastic-fast-prior, elastic-em,
+    /// elastic-floor, elastic-sinkhorn) or a TOML config file.
     #[arg(long, default_value = "elastic")]
     pub preset: String,
     /// MNIST split (1..=50).
