@@ -259,7 +259,10 @@ fn theta_table(s: &mut String, runs: &[RunLog]) {
 
 fn priors_table(s: &mut String, runs: &[RunLog]) {
     use std::fmt::Write as _;
-    let _ = writeln!(s, "\nThe last logged prior of each run, sorted, against the split's true frequencies, sorted:\n");
+    let _ = writeln!(
+        s,
+        "\nThe last logged prior of each run, sorted, against the split's true frequencies, sorted, with the RMSE a uniform prior has to them (what a prior that learned nothing scores, matched or sorted):\n"
+    );
     let _ = writeln!(s, "| run | step | sorted prior |");
     let _ = writeln!(s, "|---|---|---|");
     // Runs of one split share a truth row, written after the last of them (named by the
@@ -271,10 +274,17 @@ fn priors_table(s: &mut String, runs: &[RunLog]) {
         }
         if runs.get(i + 1).is_none_or(|next| next.truth_sorted != r.truth_sorted) {
             let first = &runs[group_start];
-            let _ = writeln!(s, "| truth ({}) | | {} |", first.name, first.truth_sorted.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" "));
+            let truth = first.truth_sorted.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" ");
+            let _ = writeln!(s, "| truth ({}) | | {truth} (uniform prior's RMSE: {}) |", first.name, uniform_rmse(&first.truth_sorted));
             group_start = i + 1;
         }
     }
+}
+
+/// The RMSE of the uniform prior to `truth` (3 decimals; "-" without a truth).
+fn uniform_rmse(truth: &[f64]) -> String {
+    let uniform = vec![1.0 / truth.len().max(1) as f64; truth.len()];
+    einfo_metrics::sorted_prior_rmse(&uniform, truth).map_or_else(|_| "-".into(), |v| format!("{v:.3}"))
 }
 
 /// Draw every picture of the runs (read from `dirs`) into `out`, with `summary.md`;
@@ -333,14 +343,15 @@ mod tests {
         let dirs = vec![PathBuf::from("/nonexistent"); 3];
         let s = summary(&runs, &dirs, "test").unwrap();
         let table: Vec<&str> = s.lines().skip_while(|l| !l.starts_with("| run | step | sorted prior |")).skip(2).collect();
+        // Uniform prior's RMSE to each truth: python3 -c "import math; print(math.sqrt(((0.7-0.5)**2+(0.3-0.5)**2)/2), math.sqrt(((0.9-0.5)**2+(0.1-0.5)**2)/2))"  # 0.2 0.4
         assert_eq!(
             table,
             [
                 "| a-s1 | 10 | 0.600 0.400 |",
                 "| b-s1 | 10 | 0.500 0.500 |",
-                "| truth (a-s1) | | 0.700 0.300 |",
+                "| truth (a-s1) | | 0.700 0.300 (uniform prior's RMSE: 0.200) |",
                 "| a-s2 | 10 | 0.800 0.200 |",
-                "| truth (a-s2) | | 0.900 0.100 |"
+                "| truth (a-s2) | | 0.900 0.100 (uniform prior's RMSE: 0.400) |"
             ]
         );
     }
