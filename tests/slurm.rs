@@ -55,6 +55,7 @@ fn submit_and_record(m: &Matrix, cells: &[einfo_ablation::Cell], opts: &SlurmOpt
         slurm_job: Some(sub.job_id),
         jobs: None,
         threads_per_cell: Some(opts.cpus_per_task),
+        cpu: None,
     };
     Manifest::record(&m.root, launch).unwrap();
     sub.cells

@@ -2,7 +2,7 @@
 //! identically? Thin over `einfo_ablation::equivalence`; orders the binaries by their
 //! commits' dates (git) and keeps `<out>/training-equivalence.{csv,md}` up to date, row by row.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -85,7 +85,8 @@ pub fn run(a: &EquivalenceArgs, command: &str) -> Result<()> {
     }
     let csv = a.out.join(equivalence::CSV_NAME);
     let known = equivalence::read_if_present(&csv)?;
-    let plan = Plan { binaries, presets: a.presets.clone(), steps: a.steps, cache: a.cache.clone(), work: work.clone(), known, cpu: cpu_name() };
+    let plan =
+        Plan { binaries, presets: a.presets.clone(), steps: a.steps, cache: a.cache.clone(), work: work.clone(), known, cpu: einfo_train::eval::cpu_kind() };
     println!(
         "{} binaries × {} presets, {} steps each (+ resumes) on {}; {} rows known from {}; work in {}",
         plan.binaries.len(),
@@ -144,12 +145,4 @@ fn markdown(rows: &[Row], command: &str) -> String {
         ));
     }
     s
-}
-
-/// The CPU's model name (from /proc/cpuinfo), which fingerprints are measured on.
-fn cpu_name() -> String {
-    let info = std::fs::read_to_string(Path::new("/proc/cpuinfo")).unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
-        .unwrap_or_else(|| "an unknown CPU".into())
 }

@@ -57,6 +57,8 @@ struct CellCsv<'a> {
     /// Exact permutation p of the matched prior RMSE (see `stats::alignment_p`).
     prior_alignment_p: f64,
     git_commit: &'a str,
+    /// The CPU of the final evaluation (empty for cells evaluated before it was recorded).
+    cpu: &'a str,
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> AblationError + '_ {
@@ -218,6 +220,7 @@ fn write_figures(dir: &Path, results: &[CellResult], rows: &[Row]) -> Result<Vec
             classes_covered: crate::stats::classes_covered(r),
             prior_alignment_p: crate::stats::alignment_p(r),
             git_commit: r.report.git_commit.as_deref().unwrap_or("unknown"),
+            cpu: r.report.cpu.as_deref().unwrap_or(""),
         }),
     )?;
     write_csv(&dir.join("paired.csv"), crate::stats::paired_rows(results, rows))?;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, Result};
-use crate::manifest::Manifest;
+use crate::manifest::{Launch, Manifest};
 
 /// The file beside the figures that lists the launches.
 pub const FILE: &str = "launches.md";
@@ -23,16 +23,16 @@ pub fn short_commit(c: &str) -> String {
 
 /// The launches recorded in `root`'s `matrix.json`, one bullet line each.
 pub fn of_root(root: &Path) -> Result<Vec<String>> {
-    Ok(Manifest::load(root)?
-        .launches
-        .iter()
-        .map(|l| {
-            let commit = l.git_commit.as_deref().map_or("unknown".to_string(), short_commit);
-            let job = l.slurm_job.as_deref().map_or(String::new(), |j| format!(", Slurm job {j}"));
-            let threads = l.threads_per_cell.map_or(String::new(), |t| format!(", {t} thread(s) per cell"));
-            format!("- `{}` ({} launcher, commit {commit}{job}{threads}, {} cell(s) to run)", l.command, l.launcher, l.cells.len())
-        })
-        .collect())
+    Ok(Manifest::load(root)?.launches.iter().map(bullet).collect())
+}
+
+/// A launch as a report's bullet line.
+fn bullet(l: &Launch) -> String {
+    let commit = l.git_commit.as_deref().map_or("unknown".to_string(), short_commit);
+    let job = l.slurm_job.as_deref().map_or(String::new(), |j| format!(", Slurm job {j}"));
+    let threads = l.threads_per_cell.map_or(String::new(), |t| format!(", {t} thread(s) per cell"));
+    let cpu = l.cpu.as_deref().map_or(String::new(), |c| format!(", on {c}"));
+    format!("- `{}` ({} launcher, commit {commit}{job}{threads}{cpu}, {} cell(s) to run)", l.command, l.launcher, l.cells.len())
 }
 
 /// The commit of a launch bullet line (as [`of_root`] writes it: `… launcher, commit <c>, …`).
@@ -91,6 +91,39 @@ mod tests {
         assert_eq!(commit_of(l).as_deref(), Some("8ac14ab13103-dirty"));
         assert_eq!(commit_of("- `x` (slurm launcher, commit abc)").as_deref(), Some("abc"));
         assert_eq!(commit_of("- something else"), None);
+    }
+
+    #[test]
+    fn a_launch_line_names_its_threads_and_cpu() {
+        let budget = crate::matrix::Budget {
+            epochs: 5,
+            max_steps: None,
+            eval_every_epochs: 1,
+            eval_per_code: 1000,
+            eval_real_images: 0,
+            device: "cpu".into(),
+            dataset: "mnist".into(),
+            schedules: Default::default(),
+        };
+        let matrix = crate::Matrix { root: "runs".into(), methods: vec!["elastic".into()], splits: vec![1], seeds: vec![0, 1], budget };
+        let mut l = Launch {
+            launcher: "local".into(),
+            command: "cargo xtask run-ablations".into(),
+            git_commit: Some("89c25eb0123456789".into()),
+            unix_time: 0,
+            matrix,
+            cells: vec!["elastic/split1/seed0".into(), "elastic/split1/seed1".into()],
+            slurm_job: None,
+            jobs: Some(2),
+            threads_per_cell: Some(1),
+            cpu: Some("AMD EPYC (AVX-512)".into()),
+        };
+        let line = bullet(&l);
+        assert_eq!(line, "- `cargo xtask run-ablations` (local launcher, commit 89c25eb01234, 1 thread(s) per cell, on AMD EPYC (AVX-512), 2 cell(s) to run)");
+        assert_eq!(commit_of(&line).as_deref(), Some("89c25eb01234"));
+        // Launches recorded before the CPU was keep their old line.
+        l.cpu = None;
+        assert_eq!(bullet(&l), "- `cargo xtask run-ablations` (local launcher, commit 89c25eb01234, 1 thread(s) per cell, 2 cell(s) to run)");
     }
 
     #[test]

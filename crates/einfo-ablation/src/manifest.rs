@@ -29,6 +29,11 @@ pub struct Launch {
     pub jobs: Option<usize>,
     #[serde(default)]
     pub threads_per_cell: Option<usize>,
+    /// The CPU that ran a local launch's cells (`einfo_train::eval::cpu_kind`: model name and
+    /// vector tier, which pick the BLAS kernels); none for Slurm (each cell's `metrics.json`
+    /// names its node's) and for launches recorded before it was.
+    #[serde(default)]
+    pub cpu: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

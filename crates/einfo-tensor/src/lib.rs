@@ -98,21 +98,67 @@ pub fn tune_threads() {
 
 /// The CPU's feature flags (`/proc/cpuinfo`; empty elsewhere).
 fn cpu_flags() -> Vec<String> {
-    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    text.lines().find(|l| l.starts_with("flags")).map(|l| l.split_whitespace().skip(2).map(str::to_string).collect()).unwrap_or_default()
+    flags_of(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+}
+
+fn flags_of(cpuinfo: &str) -> Vec<String> {
+    cpuinfo.lines().find(|l| l.starts_with("flags")).map(|l| l.split_whitespace().skip(2).map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// The widest x86 vector extensions einfo's CPU kernels use, which pick OpenBLAS's kernels
+/// (and the pure-Rust GEMM's): results on two CPUs of one tier agree bit for bit, across
+/// tiers only to the last digits — and a training's path follows those digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VectorTier {
+    /// AVX-512 F, BW, DQ and VL.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2Fma,
+    /// Anything narrower (or a CPU that is not x86).
+    Narrower,
+}
+
+fn vector_tier(flags: &[String]) -> VectorTier {
+    let has = |f: &str| flags.iter().any(|x| x == f);
+    if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].iter().all(|f| has(f)) {
+        VectorTier::Avx512
+    } else if has("avx2") && has("fma") {
+        VectorTier::Avx2Fma
+    } else {
+        VectorTier::Narrower
+    }
 }
 
 /// OpenBLAS's kernel family for a set of x86 feature flags: AVX-512 (F, BW, DQ, VL) →
 /// `SkylakeX`; AVX2 with FMA → `Haswell`; else leave OpenBLAS's own choice.
 fn openblas_core_for(flags: &[String]) -> Option<&'static str> {
-    let has = |f: &str| flags.iter().any(|x| x == f);
-    if ["avx512f", "avx512bw", "avx512dq", "avx512vl"].iter().all(|f| has(f)) {
-        Some("SkylakeX")
-    } else if has("avx2") && has("fma") {
-        Some("Haswell")
-    } else {
-        None
+    match vector_tier(flags) {
+        VectorTier::Avx512 => Some("SkylakeX"),
+        VectorTier::Avx2Fma => Some("Haswell"),
+        VectorTier::Narrower => None,
     }
+}
+
+/// The CPU as a result depends on it, for the records beside results: its model name and
+/// vector tier, e.g. `AMD EPYC (AVX-512)`. Two machines both called "AMD EPYC", one with
+/// AVX-512 and one without, run different BLAS kernels and so train to different last digits.
+pub fn cpu_kind() -> String {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    cpu_kind_of(&text)
+}
+
+fn cpu_kind_of(cpuinfo: &str) -> String {
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string()))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "an unknown CPU".into());
+    let tier = match vector_tier(&flags_of(cpuinfo)) {
+        VectorTier::Avx512 => "AVX-512",
+        VectorTier::Avx2Fma => "AVX2+FMA",
+        VectorTier::Narrower => "no AVX2",
+    };
+    format!("{model} ({tier})")
 }
 
 #[cfg(test)]
@@ -123,5 +169,14 @@ mod tests {
         assert_eq!(super::openblas_core_for(&f("sse3 avx avx2 fma avx512f avx512bw avx512dq avx512vl")), Some("SkylakeX"));
         assert_eq!(super::openblas_core_for(&f("sse3 avx avx2 fma avx512f")), Some("Haswell"));
         assert_eq!(super::openblas_core_for(&f("sse3 avx")), None);
+    }
+
+    #[test]
+    fn cpu_kind_names_the_model_and_its_vector_tier() {
+        let info = |flags: &str| format!("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n");
+        assert_eq!(super::cpu_kind_of(&info("fpu avx2 fma avx512f avx512bw avx512dq avx512vl")), "AMD EPYC (AVX-512)");
+        assert_eq!(super::cpu_kind_of(&info("fpu avx2 fma")), "AMD EPYC (AVX2+FMA)");
+        assert_eq!(super::cpu_kind_of(&info("fpu sse3")), "AMD EPYC (no AVX2)");
+        assert_eq!(super::cpu_kind_of(""), "an unknown CPU (no AVX2)");
     }
 }

@@ -131,8 +131,14 @@ pub struct EvalReport {
     pub classifier_path: String,
     pub classifier_sha256: String,
     pub git_commit: Option<String>,
+    /// The CPU that ran this evaluation, and so the training segment before it (model name
+    /// and vector tier: [`cpu_kind`]); absent in reports written before it was recorded.
+    #[serde(default)]
+    pub cpu: Option<String>,
     pub config: Config,
 }
+
+pub use einfo_tensor::cpu_kind;
 
 /// The commit the results are produced at: `$EINFO_GIT_COMMIT` when a launcher pinned it
 /// (it runs a copy of the binary built at that commit), else the working tree's `HEAD`,
@@ -366,6 +372,7 @@ fn write_report(run_dir: &Path, cfg: &Config, split: &Split, settings: &EvalConf
         classifier_path: classifier.recorded_path.clone(),
         classifier_sha256: classifier.sha256.clone(),
         git_commit: git_commit(),
+        cpu: Some(cpu_kind()),
         config: cfg.clone(),
     };
     let json = serde_json::to_string_pretty(&report).expect("report serialises");
