@@ -85,8 +85,7 @@ pub fn run(a: &EquivalenceArgs, command: &str) -> Result<()> {
     }
     let csv = a.out.join(equivalence::CSV_NAME);
     let known = equivalence::read_if_present(&csv)?;
-    let plan =
-        Plan { binaries, presets: a.presets.clone(), steps: a.steps, cache: a.cache.clone(), work: work.clone(), known, cpu: einfo_train::eval::cpu_kind() };
+    let plan = Plan { binaries, presets: a.presets.clone(), steps: a.steps, cache: a.cache.clone(), work: work.clone(), known, cpu: einfo_train::cpu_kind() };
     println!(
         "{} binaries × {} presets, {} steps each (+ resumes) on {}; {} rows known from {}; work in {}",
         plan.binaries.len(),

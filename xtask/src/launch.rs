@@ -126,7 +126,7 @@ fn launch_local(a: &RunArgs, p: &Plan, einfo: PathBuf, mut launch: Launch) -> Re
     let opts = LocalOptions { einfo, jobs: a.jobs, threads: a.threads, verbose: true, env, stop: einfo_train::signal::Stop::new(&STOP) };
     launch.jobs = Some(a.jobs);
     launch.threads_per_cell = Some(einfo_ablation::local::threads_per_cell(&opts));
-    launch.cpu = Some(einfo_train::eval::cpu_kind());
+    launch.cpu = Some(einfo_train::cpu_kind());
     Manifest::record(&p.matrix.root, launch)?;
     // From here a signal stops the launch: each running cell is told once and checkpoints.
     einfo_train::signal::install(&STOP, einfo_train::signal::Repeat::Ignore);

@@ -232,6 +232,9 @@ fn duration(seconds: f64) -> String {
 static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn main() -> ExitCode {
+    // The BLAS kernels einfo's binaries pick, so that the CPU recorded beside a launch or an
+    // equivalence check is the one its cells run.
+    einfo_train::tune_threads();
     let cli = Cli::parse();
     let r = match cli.command {
         Cmd::RunAblations(a) => launch::run_ablations(*a),

@@ -116,10 +116,10 @@ mod tests {
             slurm_job: None,
             jobs: Some(2),
             threads_per_cell: Some(1),
-            cpu: Some("AMD EPYC (AVX-512)".into()),
+            cpu: Some("AMD EPYC (AVX-512), gemm (pure Rust)".into()),
         };
         let line = bullet(&l);
-        assert_eq!(line, "- `cargo xtask run-ablations` (local launcher, commit 89c25eb01234, 1 thread(s) per cell, on AMD EPYC (AVX-512), 2 cell(s) to run)");
+        assert_eq!(line, "- `cargo xtask run-ablations` (local launcher, commit 89c25eb01234, 1 thread(s) per cell, on AMD EPYC (AVX-512), gemm (pure Rust), 2 cell(s) to run)");
         assert_eq!(commit_of(&line).as_deref(), Some("89c25eb01234"));
         // Launches recorded before the CPU was keep their old line.
         l.cpu = None;

@@ -29,9 +29,9 @@ pub struct Launch {
     pub jobs: Option<usize>,
     #[serde(default)]
     pub threads_per_cell: Option<usize>,
-    /// The CPU that ran a local launch's cells (`einfo_train::eval::cpu_kind`: model name and
-    /// vector tier, which pick the BLAS kernels); none for Slurm (each cell's `metrics.json`
-    /// names its node's) and for launches recorded before it was.
+    /// The CPU that ran a local launch's cells (`einfo_train::cpu_kind`: model name,
+    /// vector tier and GEMM backend); none for Slurm (each cell's `metrics.json` names its
+    /// node's) and for launches recorded before it was.
     #[serde(default)]
     pub cpu: Option<String>,
 }

@@ -90,15 +90,15 @@ fn header(s: &mut String, p: &Provenance<'_>, results: &[CellResult]) {
     let _ = writeln!(s, "- Split draw seed(s): {}\n", split_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
 }
 
-/// The CPUs that ran the cells' final evaluations (and the training before them): CPUs of
-/// another vector tier run other BLAS kernels, so their cells train to other last digits.
+/// The CPUs (with their GEMM backends) that ran the cells' final evaluations and the training
+/// before them: another vector tier or backend trains to other last digits.
 fn cpus(s: &mut String, results: &[CellResult]) {
     let mut count: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for r in results {
         *count.entry(r.report.cpu.as_deref().unwrap_or("not recorded (evaluated before the CPU was)")).or_default() += 1;
     }
     let list: Vec<String> = count.iter().map(|(c, n)| format!("{c}: {n} cell(s)")).collect();
-    let _ = writeln!(s, "- CPUs recorded by the cells' final evaluations (model and vector tier, which pick the BLAS kernels: cells on different tiers differ in the last digits of every step, so their trainings diverge as different seeds' do): {}", list.join("; "));
+    let _ = writeln!(s, "- CPUs recorded by the cells' final evaluations (model, vector tier and GEMM backend, which decide the last digits of every step: cells computed on different ones train apart as different seeds' do, same code): {}", list.join("; "));
 }
 
 /// Whether the commits that trained the cells (their launches' and final evaluations')

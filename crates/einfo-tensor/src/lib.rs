@@ -140,11 +140,13 @@ fn openblas_core_for(flags: &[String]) -> Option<&'static str> {
 }
 
 /// The CPU as a result depends on it, for the records beside results: its model name and
-/// vector tier, e.g. `AMD EPYC (AVX-512)`. Two machines both called "AMD EPYC", one with
-/// AVX-512 and one without, run different BLAS kernels and so train to different last digits.
+/// vector tier, and the GEMM backend in use, e.g. `AMD EPYC (AVX-512), blas (libopenblas.so.0,
+/// SkylakeX kernels)`. Two machines both called "AMD EPYC", one with AVX-512 and one without,
+/// run different kernels, and so does one machine before and after OpenBLAS is installed: each
+/// trains to different last digits (measured: `experiments/results/training-equivalence.md`).
 pub fn cpu_kind() -> String {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    cpu_kind_of(&text)
+    format!("{}, {}", cpu_kind_of(&text), gemm::numeric_backend())
 }
 
 fn cpu_kind_of(cpuinfo: &str) -> String {

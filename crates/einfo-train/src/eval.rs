@@ -131,14 +131,13 @@ pub struct EvalReport {
     pub classifier_path: String,
     pub classifier_sha256: String,
     pub git_commit: Option<String>,
-    /// The CPU that ran this evaluation, and so the training segment before it (model name
-    /// and vector tier: [`cpu_kind`]); absent in reports written before it was recorded.
+    /// The CPU that ran this evaluation, and so the training segment before it: model name,
+    /// vector tier and GEMM backend ([`crate::cpu_kind`]; a GPU run's arithmetic is the GPU's, see
+    /// `config.train.device`); absent in reports written before it was recorded.
     #[serde(default)]
     pub cpu: Option<String>,
     pub config: Config,
 }
-
-pub use einfo_tensor::cpu_kind;
 
 /// The commit the results are produced at: `$EINFO_GIT_COMMIT` when a launcher pinned it
 /// (it runs a copy of the binary built at that commit), else the working tree's `HEAD`,
@@ -372,7 +371,7 @@ fn write_report(run_dir: &Path, cfg: &Config, split: &Split, settings: &EvalConf
         classifier_path: classifier.recorded_path.clone(),
         classifier_sha256: classifier.sha256.clone(),
         git_commit: git_commit(),
-        cpu: Some(cpu_kind()),
+        cpu: Some(crate::cpu_kind()),
         config: cfg.clone(),
     };
     let json = serde_json::to_string_pretty(&report).expect("report serialises");

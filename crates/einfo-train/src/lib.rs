@@ -13,6 +13,11 @@
 //! ([`train_log`]), `eval.csv` ([`curve`]), `metrics.json` ([`EvalReport`]), checkpoints
 //! ([`checkpoint`]).
 
+/// The CPU, vector tier and GEMM backend recorded beside results, and the process set-up that
+/// picks the BLAS kernels (call first in `main`, as `einfo` does, so that what a launcher
+/// records is what its cells run).
+pub use einfo_tensor::{cpu_kind, tune_threads};
+
 pub mod adam;
 pub mod bench;
 pub mod bounded_read;

@@ -13,7 +13,11 @@ use std::ffi::{c_void, CStr, CString};
 pub type CblasGemm<T> = unsafe extern "C" fn(i32, i32, i32, i32, i32, i32, T, *const T, i32, *const T, i32, T, *mut T, i32);
 
 pub struct Blas {
+    /// Library, kernel family and thread count, e.g. `libopenblas.so.0, SkylakeX kernels, 1 thread`.
     pub name: String,
+    /// Library and kernel family without the thread count: what picks a result's digits
+    /// on a given CPU (with one thread per cell, as the launchers run).
+    pub kernels: String,
     pub sgemm: CblasGemm<f32>,
     pub dgemm: CblasGemm<f64>,
 }
@@ -58,7 +62,8 @@ fn open(name: &str) -> Option<Blas> {
             format!(", {n} thread{}", if n == 1 { "" } else { "s" })
         });
         Some(Blas {
-            name: format!("{name}{}{}", kernels.unwrap_or_default(), threads.unwrap_or_default()),
+            name: format!("{name}{}{}", kernels.as_deref().unwrap_or_default(), threads.unwrap_or_default()),
+            kernels: format!("{name}{}", kernels.unwrap_or_default()),
             sgemm: std::mem::transmute::<*mut c_void, CblasGemm<f32>>(s),
             dgemm: std::mem::transmute::<*mut c_void, CblasGemm<f64>>(d),
         })
@@ -77,5 +82,7 @@ mod tests {
             let n = rayon::current_num_threads();
             assert!(b.name.ends_with(&format!(", {n} thread{}", if n == 1 { "" } else { "s" })), "{}", b.name);
         }
+        // The record beside results names library and kernels, never the thread count.
+        assert!(b.name.starts_with(&b.kernels) && !b.kernels.contains("thread"), "{} / {}", b.name, b.kernels);
     }
 }

@@ -89,6 +89,17 @@ pub fn backend_name() -> String {
     }
 }
 
+/// The backend in use without its thread count, e.g. `blas (libopenblas.so.0, SkylakeX
+/// kernels)` or `gemm (pure Rust)`: with the CPU's vector tier, what decides a CPU result's
+/// digits — the same binary on the same CPU trains to other digits once a BLAS is installed.
+pub fn numeric_backend() -> String {
+    match choice() {
+        Ok(Choice::Blas) => format!("blas ({})", system_blas().map_or("none found", |b| b.kernels.as_str())),
+        Ok(Choice::Crate) => describe(Choice::Crate),
+        Err(e) => format!("unavailable: {e}"),
+    }
+}
+
 /// Element types the backends multiply.
 pub trait GemmElem: Copy + Send + Sync + 'static + num_traits_lite::Zero {
     /// # Safety
