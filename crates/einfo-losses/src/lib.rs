@@ -55,7 +55,7 @@ pub use gan::{bce_with_logits, bce_with_logits_const, discriminator_loss, genera
 pub use jointvae::{bernoulli_recon_loss, categorical_kl_uniform, gaussian_kl, jointvae_loss, CapacitySchedule};
 pub use marginal::{collapse_floor, hard_assignment_freq, marginal_kl, mean_posterior, prior_em_loss};
 pub use prior::{gumbel_from_uniform, gumbel_softmax, straight_through, FixedPrior, GumbelPrior, Prior};
-pub use sinkhorn::{sinkhorn_loss, sinkhorn_targets};
+pub use sinkhorn::{sinkhorn_loss, sinkhorn_targets, Transport};
 pub use trans::{nt_xent, trans_kl, KlDirection};
 
 /// L_ent of Elastic-InfoGAN: the mean entropy of the code posterior on the real images

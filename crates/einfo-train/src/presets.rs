@@ -26,7 +26,8 @@ presets![
     "elastic-fast-prior",
     "elastic-em",
     "elastic-floor",
-    "elastic-sinkhorn"
+    "elastic-sinkhorn",
+    "elastic-uot"
 ];
 
 /// The seven methods of the paper's ablation table.

@@ -29,7 +29,7 @@ fn scrambled_labels_change_nothing_but_the_diagnostics() {
     // read one would change.
     let labels = (0..real.labels.len()).map(|i| (i % 10) as u8).collect();
     let scrambled = Dataset::from_parts(DatasetKind::Mnist, real.rows, real.cols, real.num_classes, real.pixels.clone(), labels).unwrap();
-    for preset in ["elastic", "elastic-em", "elastic-floor", "elastic-sinkhorn"] {
+    for preset in ["elastic", "elastic-em", "elastic-floor", "elastic-sinkhorn", "elastic-uot"] {
         let cfg = presets::load(preset)
             .unwrap()
             .with_overrides(&[

@@ -13,7 +13,7 @@ pub struct TrainArgs {
     /// Preset name (the paper's uniform, ground-truth, ground-truth-trans, gumbel,
     /// gumbel-trans, elastic, jointvae; the authors' code's elastic-ntxent; controls
     /// uniform-trans, elastic-frozen-prior; extensions elastic-fast-prior, elastic-em,
-    /// elastic-floor, elastic-sinkhorn) or a TOML config file.
+    /// elastic-floor, elastic-sinkhorn, elastic-uot) or a TOML config file.
     #[arg(long, default_value = "elastic")]
     pub preset: String,
     /// MNIST split (1..=50).

@@ -250,10 +250,11 @@ impl Config {
         if l.floor_weight > 0.0 && !(l.floor_share > 0.0 && l.floor_share <= 1.0 / k) {
             return bad(format!("losses.floor_share = {}: must be in (0, 1/{k}] (a code's share of the real images)", l.floor_share));
         }
-        if l.sinkhorn_weight > 0.0 && !((0.01..=100.0).contains(&l.sinkhorn_epsilon) && (1..=100).contains(&l.sinkhorn_iters)) {
+        let column_power_ok = l.sinkhorn_column_power > 0.0 && l.sinkhorn_column_power <= 1.0;
+        if l.sinkhorn_weight > 0.0 && !((0.01..=100.0).contains(&l.sinkhorn_epsilon) && (1..=100).contains(&l.sinkhorn_iters) && column_power_ok) {
             return bad(format!(
-                "losses.sinkhorn_epsilon = {}, losses.sinkhorn_iters = {}: give ε from 0.01 to 100 and 1 to 100 rounds",
-                l.sinkhorn_epsilon, l.sinkhorn_iters
+                "losses.sinkhorn_epsilon = {}, losses.sinkhorn_iters = {}, losses.sinkhorn_column_power = {}: give ε from 0.01 to 100, 1 to 100 rounds and κ in (0, 1]",
+                l.sinkhorn_epsilon, l.sinkhorn_iters, l.sinkhorn_column_power
             ));
         }
         let j = &self.jointvae;
@@ -359,5 +360,16 @@ mod tests {
         assert!(e.contains("not a valid value") && !e.contains("invalid type: string"), "{e}");
         let e = Config::default().with_overrides(&["augment.zoom_min=0".into()]).unwrap_err().to_string();
         assert!(e.contains("augment: zoom range") && !e.contains("augment: augment"), "{e}");
+    }
+
+    #[test]
+    fn the_transports_column_power_is_in_0_1() {
+        let base = crate::presets::load("elastic-sinkhorn").unwrap();
+        assert_eq!(base.losses.sinkhorn_column_power, 1.0, "elastic-sinkhorn is balanced");
+        base.with_overrides(&["losses.sinkhorn_column_power=0.5".into()]).unwrap();
+        for bad in ["0", "-0.5", "1.5", "nan"] {
+            let e = base.with_overrides(&[format!("losses.sinkhorn_column_power={bad}")]).unwrap_err().to_string();
+            assert!(e.contains("losses.sinkhorn_column_power") && e.contains("(0, 1]"), "{e}");
+        }
     }
 }

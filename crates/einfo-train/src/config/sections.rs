@@ -149,6 +149,11 @@ pub struct LossConfig {
     pub sinkhorn_epsilon: f64,
     /// Sinkhorn–Knopp rounds per batch, 1 to 100.
     pub sinkhorn_iters: usize,
+    /// κ ∈ (0, 1], how hard the transport holds the codes' shares of the batch to the prior:
+    /// 1 (balanced, SeLa) or below 1 (unbalanced: the column marginal becomes a KL penalty
+    /// of strength κε / (1 − κ), so Q's own proportions survive in part and L_EM can learn
+    /// them instead of the prior it started from).
+    pub sinkhorn_column_power: f64,
     /// Extension (not in the paper): let L_trans, L_ent and the marginal term train the
     /// trunk FE too (its own Adam at `optim.lr_d`), so that Q's clustering of real images is
     /// not limited to features learnt for telling real from fake. `false` (the paper and the
@@ -172,6 +177,7 @@ impl Default for LossConfig {
             sinkhorn_weight: 0.0,
             sinkhorn_epsilon: 0.1,
             sinkhorn_iters: 3,
+            sinkhorn_column_power: 1.0,
             real_terms_train_trunk: false,
         }
     }

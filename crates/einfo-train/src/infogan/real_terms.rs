@@ -39,7 +39,8 @@ impl InfoGanMethod {
             total = (total + (ent * lc.ent_weight)?)?;
         }
         if lc.sinkhorn_weight > 0.0 {
-            let ot = L::sinkhorn_loss(&qx.logits, &qxt.logits, &self.prior.probs()?, lc.sinkhorn_epsilon, lc.sinkhorn_iters)?;
+            let transport = L::Transport { epsilon: lc.sinkhorn_epsilon, iters: lc.sinkhorn_iters, column_power: lc.sinkhorn_column_power };
+            let ot = L::sinkhorn_loss(&qx.logits, &qxt.logits, &self.prior.probs()?, &transport)?;
             out.sinkhorn = ot.detach();
             total = (total + (ot * lc.sinkhorn_weight)?)?;
         }
