@@ -22,7 +22,8 @@ pub struct Transport {
     /// κ ∈ (0, 1], how hard the columns are held to the prior: 1 is the balanced transport
     /// of SeLa; below 1 the column marginal is a KL penalty of strength `ρ = κε / (1 − κ)`
     /// (unbalanced transport, Chizat et al. 2018), so a code Q gives more images than `B·p_k`
-    /// keeps part of them and L_EM can learn the batch's own proportions.
+    /// keeps part of them (each column sum is the geometric mean of `B·p_k` and what the
+    /// sharpened posteriors give the code) and L_EM can learn the batch's own proportions.
     pub column_power: f64,
 }
 
@@ -49,6 +50,9 @@ pub fn sinkhorn_targets(logits: &Tensor, prior: &[f64], ot: &Transport) -> Resul
     let log_share: Vec<f64> = prior.iter().map(|p| (b as f64 * p / total).ln()).collect();
     let lk: Vec<Vec<f64>> =
         log_softmax(&logits.detach().to_dtype(DType::F64)?)?.to_vec2::<f64>()?.iter().map(|r| r.iter().map(|l| l / ot.epsilon).collect()).collect();
+    if lk.iter().flatten().any(|l| l.is_nan()) {
+        return Err(arg_err("sinkhorn", "a logit is NaN: the transport would silently hand its batch no targets"));
+    }
     let (mut log_u, mut log_v) = (vec![0.0; b], vec![0.0; k]);
     for _ in 0..ot.iters {
         for (j, share) in log_share.iter().enumerate() {
@@ -186,6 +190,8 @@ mod tests {
         assert!(sinkhorn_targets(xv.as_tensor(), &p, &ot(0.5, 3, 0.0)).is_err(), "κ = 0");
         assert!(sinkhorn_targets(xv.as_tensor(), &p, &ot(0.5, 3, 1.5)).is_err(), "κ > 1");
         assert!(sinkhorn_targets(xv.as_tensor(), &p, &ot(0.5, 0, 1.0)).is_err());
+        let nan = Tensor::new(&[[0.0f64, f64::NAN, 1.0], [0.0, 1.0, 2.0]], &Device::Cpu).unwrap();
+        assert!(sinkhorn_targets(&nan, &p, &ot(0.5, 3, 1.0)).is_err(), "a NaN logit");
         assert!(sinkhorn_loss(xv.as_tensor(), &xt.narrow(0, 0, 2).unwrap(), &p, &ot(0.5, 3, 1.0)).is_err());
     }
 
