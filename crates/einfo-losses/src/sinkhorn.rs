@@ -101,6 +101,26 @@ mod tests {
         Transport { epsilon, iters, column_power }
     }
 
+    /// The targets of `X` with p = [0.5, 0.3, 0.2], ε = 0.5 and column power `kappa`: after 3
+    /// rounds equal to `want` (1e-7) with rows summing to 1; after 200 rounds with column
+    /// sums `columns` (1e-9).
+    fn check_targets(kappa: f64, want: [[f64; 3]; 4], columns: [f64; 3]) {
+        let x = Tensor::new(&X, &Device::Cpu).unwrap();
+        let p = [0.5, 0.3, 0.2];
+        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, &ot(0.5, 3, kappa)).unwrap().to_vec2().unwrap();
+        for (r, w) in t.iter().zip(want) {
+            for (a, b) in r.iter().zip(w) {
+                assert!((a - b).abs() < 1e-7, "{t:?}");
+            }
+            assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12, "rows sum to 1");
+        }
+        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, &ot(0.5, 200, kappa)).unwrap().to_vec2().unwrap();
+        for (j, want) in columns.iter().enumerate() {
+            let col: f64 = t.iter().map(|r| r[j]).sum();
+            assert!((col - want).abs() < 1e-9, "column {j}: {col}");
+        }
+    }
+
     #[test]
     fn unbalanced_targets_reference_keep_part_of_the_batch_marginal() {
         // NumPy, scalings from the kernel K = softmax(x)^(1/ε), ε = 0.5, κ = 0.5:
@@ -117,22 +137,9 @@ mod tests {
             [0.97636502, 0.00429337, 0.0193416],
             [0.05407101, 0.70877253, 0.23715645],
         ];
-        let x = Tensor::new(&X, &Device::Cpu).unwrap();
-        let p = [0.5, 0.3, 0.2];
-        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, &ot(0.5, 3, 0.5)).unwrap().to_vec2().unwrap();
-        for (r, w) in t.iter().zip(want) {
-            for (a, b) in r.iter().zip(w) {
-                assert!((a - b).abs() < 1e-7, "{t:?}");
-            }
-            assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12, "rows sum to 1");
-        }
         // Converged, the columns stop short of B·p = [2, 1.2, 0.8]: the batch keeps part of
         // its own (sharpened) marginal [2.915, 0.882, 0.202].
-        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, &ot(0.5, 200, 0.5)).unwrap().to_vec2().unwrap();
-        for (j, want) in [2.713378055728019, 0.9175250777174622, 0.3690968665545187].iter().enumerate() {
-            let col: f64 = t.iter().map(|r| r[j]).sum();
-            assert!((col - want).abs() < 1e-9, "column {j}: {col}");
-        }
+        check_targets(0.5, want, [2.713378055728019, 0.9175250777174622, 0.3690968665545187]);
     }
 
     #[test]
@@ -148,21 +155,8 @@ mod tests {
             [0.88918131, 0.01442405, 0.09639463],
             [0.01363167, 0.65917696, 0.32719137],
         ];
-        let x = Tensor::new(&X, &Device::Cpu).unwrap();
-        let p = [0.5, 0.3, 0.2];
-        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, &ot(0.5, 3, 1.0)).unwrap().to_vec2().unwrap();
-        for (r, w) in t.iter().zip(want) {
-            for (a, b) in r.iter().zip(w) {
-                assert!((a - b).abs() < 1e-7, "{t:?}");
-            }
-            assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12, "rows sum to 1");
-        }
         // Enough rounds meet the prior's column sums B·p.
-        let t: Vec<Vec<f64>> = sinkhorn_targets(&x, &p, &ot(0.5, 200, 1.0)).unwrap().to_vec2().unwrap();
-        for (j, pj) in p.iter().enumerate() {
-            let col: f64 = t.iter().map(|r| r[j]).sum();
-            assert!((col - 4.0 * pj).abs() < 1e-9, "column {j}: {col}");
-        }
+        check_targets(1.0, want, [4.0 * 0.5, 4.0 * 0.3, 4.0 * 0.2]);
     }
 
     #[test]
