@@ -121,5 +121,9 @@ fn smoke_matrix_runs_skips_resumes_and_aggregates() {
     assert!(cpus.iter().all(|c| *c == cpus[0] && c.contains(" (") && (c.contains("blas (") || c.contains("gemm (pure Rust)"))), "{cells_csv}");
     assert!(md.contains("- CPUs recorded by the cells' final evaluations") && md.contains(&format!("{}: 7 cell(s)", cpus[0])), "{md}");
     assert!(md.contains("| classes with a code | all |") && md.contains(" of 10 | "), "targets table lacks the classes covered:\n{md}");
+    // One column of wins per reference present, in REFERENCES order; "-" on its own row.
+    assert!(md.contains("| all three | NMI > uniform | NMI > elastic | classes with a code |"), "targets table lacks a reference:\n{md}");
+    assert!(md.contains("| - | 0/1 | ") || md.contains("| - | 1/1 | "), "uniform's own column is '-':\n{md}");
+    assert!(md.contains("; real images (each cell's count): "), "{md}");
     assert!(out.join("smoke/cells/elastic-split1-seed0/eval.csv").is_file());
 }

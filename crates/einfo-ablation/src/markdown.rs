@@ -50,13 +50,10 @@ fn header(s: &mut String, p: &Provenance<'_>, results: &[CellResult]) {
     }
     let commits: BTreeSet<&str> = results.iter().map(|r| r.report.git_commit.as_deref().unwrap_or("unknown")).collect();
     let classifiers: BTreeSet<&str> = results.iter().map(|r| &r.report.classifier_sha256[..r.report.classifier_sha256.len().min(16)]).collect();
-    let evals: BTreeSet<String> = results
-        .iter()
-        .map(|r| {
-            let real = if r.report.real_images == 0 { "all".into() } else { r.report.real_images.to_string() };
-            format!("{} generated images per code (eval seed {}), {real} real images", r.report.per_code, r.report.eval_seed)
-        })
-        .collect();
+    let generated: BTreeSet<String> =
+        results.iter().map(|r| format!("{} generated images per code (eval seed {})", r.report.per_code, r.report.eval_seed)).collect();
+    let real: BTreeSet<usize> = results.iter().map(|r| r.report.real_images).collect();
+    let real = real.iter().map(|&n| if n == 0 { "all".to_string() } else { n.to_string() }).collect::<Vec<_>>().join(", ");
     let split_seeds: BTreeSet<u64> = results.iter().map(|r| r.report.split_seed).collect();
     let datasets: BTreeSet<&str> = results.iter().map(|r| r.report.config.data.dataset.as_str()).collect();
     let mut split_names: Vec<String> = results
@@ -83,8 +80,8 @@ fn header(s: &mut String, p: &Provenance<'_>, results: &[CellResult]) {
     same_training(s, equivalence, launches, &commits);
     let _ = writeln!(
         s,
-        "- Evaluation: {}; LeNet sha256 {}",
-        evals.into_iter().collect::<Vec<_>>().join("; "),
+        "- Evaluation: {}; real images (each cell's count): {real}; LeNet sha256 {}",
+        generated.into_iter().collect::<Vec<_>>().join("; "),
         classifiers.into_iter().map(|c| format!("`{c}…`")).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(s, "- Split draw seed(s): {}\n", split_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
